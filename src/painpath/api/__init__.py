@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): a thin adapter around the engine."""

@@ -1,0 +1,203 @@
+"""The ``painpath`` command line.
+
+Exit codes: 0 success; 1 the decision needs manual review (the evaluators disagreed or the engine
+failed); 2 usage error or unreadable input; 3 invalid patient facts; 4 invalid rules or site
+configuration; 5 rule test vectors failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from painpath.engine.engine import Engine
+from painpath.engine.loader import load_ruleset
+from painpath.engine.render import decision_to_dict, decision_to_text
+from painpath.engine.vectors import run_vectors
+from painpath.errors import FactsValidationError, PainpathError, RulesValidationError
+from painpath.facts import parse_facts_json
+from painpath.logging import configure_logging
+from painpath.paths import default_rules_dir
+
+EXIT_OK, EXIT_REVIEW, EXIT_USAGE, EXIT_FACTS, EXIT_RULES, EXIT_VECTORS = 0, 1, 2, 3, 4, 5
+
+log = structlog.get_logger("painpath.cli")
+
+
+def _rules_dir(args: argparse.Namespace) -> Path:
+    return Path(args.rules) if args.rules else default_rules_dir()
+
+
+def _engine(args: argparse.Namespace) -> Engine:
+    site = Path(args.site_config) if getattr(args, "site_config", None) else None
+    return Engine.from_directory(_rules_dir(args), site_config=site)
+
+
+def _read_input(name: str) -> str:
+    if name == "-":
+        return sys.stdin.read()
+    return Path(name).read_text(encoding="utf-8")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    code = EXIT_OK
+    for name in args.files:
+        try:
+            text = _read_input(name)
+        except OSError as exc:
+            print(f"painpath: cannot read {name}: {exc.strerror}", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            facts = parse_facts_json(text)
+        except FactsValidationError as exc:
+            print(f"painpath: {name}: {exc}", file=sys.stderr)
+            return EXIT_FACTS
+        started = time.perf_counter()
+        decision = engine.evaluate(facts, evaluator=args.evaluator)
+        log.info(
+            "decision_issued",
+            decision_id=decision.decision_id,
+            status=decision.status,
+            ruleset_hash=decision.ruleset_hash[:12],
+            latency_ms=round((time.perf_counter() - started) * 1e3, 3),
+        )
+        if args.format == "text":
+            sys.stdout.write(decision_to_text(decision))
+            if len(args.files) > 1:
+                sys.stdout.write("\n")
+        else:
+            sys.stdout.write(json.dumps(decision_to_dict(decision), indent=2 if args.pretty else None) + "\n")
+        if decision.status != "ok":
+            code = EXIT_REVIEW
+    return code
+
+
+def cmd_rules_check(args: argparse.Namespace) -> int:
+    ruleset = load_ruleset(_rules_dir(args))
+    Engine(ruleset)  # compiles both evaluators: durable-rules must accept every stratum
+    print(
+        f"ok: {len(ruleset.rules)} rules in {len(ruleset.strata)} strata, {len(ruleset.guidelines)} guidelines, "
+        f"{len(ruleset.parameters)} parameters; ruleset {ruleset.name} {ruleset.version} "
+        f"({ruleset.content_hash[:12]})"
+    )
+    return EXIT_OK
+
+
+def cmd_rules_test(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    report = run_vectors(engine)
+    for r in report.failed:
+        print(f"FAIL {r.rule_id}: {r.name}: {r.message}")
+    full = sum(c[0] for c in report.coverage.values())
+    total = sum(c[1] for c in report.coverage.values())
+    if args.verbose:
+        for rid, (seen, n) in report.coverage.items():
+            print(f"  {rid}: {seen}/{n} clauses seen both true and false")
+    pct = 100.0 * full / total if total else 100.0
+    passed = len(report.results) - len(report.failed)
+    print(
+        f"{passed} passed, {len(report.failed)} failed ({len(report.coverage)} rules); "
+        f"clause coverage {full}/{total} ({pct:.1f}%) seen both true and false"
+    )
+    return EXIT_VECTORS if report.failed else EXIT_OK
+
+
+def rules_listing(engine_rules: Any) -> list[dict[str, Any]]:
+    """The rules index: id, version, title, stratum, cites and vector counts per expectation."""
+    out = []
+    for rule in engine_rules.rules:
+        counts = {k: sum(1 for v in rule.vectors if v.expect == k) for k in ("fired", "not_fired", "undetermined")}
+        out.append(
+            {
+                "id": rule.id,
+                "version": rule.version,
+                "title": rule.title,
+                "status": rule.status,
+                "stratum": rule.stratum,
+                "conclusion": rule.concludes.kind,
+                "cites": list(rule.cites),
+                "vectors": counts,
+                "file": rule.file,
+            }
+        )
+    return out
+
+
+def cmd_rules_list(args: argparse.Namespace) -> int:
+    ruleset = load_ruleset(_rules_dir(args))
+    listing = rules_listing(ruleset)
+    if args.format == "json":
+        print(json.dumps(listing, indent=2))
+    else:
+        for r in listing:
+            v = r["vectors"]
+            print(
+                f"{r['id']:<36} {r['version']:<7} {r['stratum']:<14} vectors {v['fired']}/{v['not_fired']}/"
+                f"{v['undetermined']}  {', '.join(r['cites'])}"
+            )
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="painpath", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--log-level", default="WARNING", help="structured log level (default WARNING)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ev = sub.add_parser("evaluate", help="evaluate patient facts (JSON) and print the decision")
+    ev.add_argument("files", nargs="+", metavar="FILE", help="patient facts JSON file, or - for stdin")
+    ev.add_argument("--format", choices=("json", "text"), default="json")
+    ev.add_argument("--pretty", action="store_true", help="indent JSON output")
+    ev.add_argument("--rules", help="rules directory (default: bundled rules)")
+    ev.add_argument("--site-config", help="site configuration YAML (parameter overrides)")
+    ev.add_argument(
+        "--evaluator",
+        choices=("durable", "kleene"),
+        default="durable",
+        help="durable: durable-rules cross-checked by the Kleene evaluator (default)",
+    )
+    ev.set_defaults(func=cmd_evaluate)
+
+    rules = sub.add_parser("rules", help="check, test and list rules").add_subparsers(
+        dest="rules_command", required=True
+    )
+    check = rules.add_parser("check", help="validate every rule, guideline and parameter")
+    check.add_argument("--rules")
+    check.set_defaults(func=cmd_rules_check)
+    test = rules.add_parser("test", help="run every rule's test vectors and report clause coverage")
+    test.add_argument("--rules")
+    test.add_argument("-v", "--verbose", action="store_true")
+    test.set_defaults(func=cmd_rules_test)
+    lst = rules.add_parser("list", help="list rules with citations and vector counts")
+    lst.add_argument("--rules")
+    lst.add_argument("--format", choices=("json", "text"), default="text")
+    lst.set_defaults(func=cmd_rules_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.log_level)
+    try:
+        result: int = args.func(args)
+        return result
+    except RulesValidationError as exc:
+        print(f"painpath: {exc}", file=sys.stderr)
+        return EXIT_RULES
+    except FactsValidationError as exc:
+        print(f"painpath: {exc}", file=sys.stderr)
+        return EXIT_FACTS
+    except PainpathError as exc:
+        print(f"painpath: {exc}", file=sys.stderr)
+        return EXIT_REVIEW
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The rule engine: load and validate rules, evaluate facts, explain decisions."""

@@ -1,0 +1,129 @@
+"""painpath's own typed form of a loaded ruleset (the IR both evaluators are compiled from).
+
+Values here are resolved and checked: fact paths exist, operators suit the fact kind, parameters
+are named (and substituted only when compiling for a parameter set), citations resolve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from painpath.engine.language import Conclusion, Guideline, Parameter, Vector
+
+Op = Literal["eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "contains_any", "contains_all", "recorded"]
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A comparison of one fact; ``index`` numbers the leaf within its stratum."""
+
+    index: int
+    path: str
+    op: Op
+    value: Any
+    param: str | None = None
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class AllNode:
+    children: tuple[Node, ...]
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class AnyNode:
+    children: tuple[Node, ...]
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class NotNode:
+    child: Node
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class AtLeastNode:
+    n: int
+    children: tuple[Node, ...]
+    label: str | None = None
+
+
+Node = Leaf | AllNode | AnyNode | NotNode | AtLeastNode
+
+
+def leaves(node: Node) -> list[Leaf]:
+    """All leaves below ``node`` in order."""
+    if isinstance(node, Leaf):
+        return [node]
+    if isinstance(node, NotNode):
+        return leaves(node.child)
+    out: list[Leaf] = []
+    for child in node.children:
+        out.extend(leaves(child))
+    return out
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A loaded, resolved rule."""
+
+    id: str
+    version: str
+    title: str
+    status: str
+    cites: tuple[str, ...]
+    rationale: str
+    groups: tuple[str, ...]
+    when: Node
+    concludes: Conclusion
+    explanation: str
+    vectors: tuple[Vector, ...]
+    file: str
+    stratum: str
+
+    @property
+    def facts_used(self) -> tuple[str, ...]:
+        """Every fact path the rule's condition reads, in order of first use."""
+        return tuple(dict.fromkeys(leaf.path for leaf in leaves(self.when)))
+
+
+@dataclass(frozen=True)
+class StratumIR:
+    """One stratum: its active rules, in file order, and its screen requirements."""
+
+    id: str
+    title: str
+    rules: tuple[Rule, ...]
+    screen_requires: tuple[str, ...] | None
+    leaf_count: int
+
+
+@dataclass(frozen=True)
+class RulesetIR:
+    """A whole loaded ruleset, hashed over its source files."""
+
+    name: str
+    version: str
+    content_hash: str
+    strata: tuple[StratumIR, ...]
+    parameters: dict[str, Parameter]
+    guidelines: dict[str, Guideline]
+    precedence: dict[str, tuple[str, ...]]
+    derived_catalogue: dict[str, tuple[str, tuple[str, ...], int]] = field(default_factory=dict)
+    """Derived fact path -> (kind, vocabulary, index of the first stratum that may read it)."""
+
+    def rule(self, rule_id: str) -> Rule:
+        """Return the rule with this id, or raise ``KeyError``."""
+        for stratum in self.strata:
+            for rule in stratum.rules:
+                if rule.id == rule_id:
+                    return rule
+        raise KeyError(rule_id)
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        """All active rules in evaluation order."""
+        return tuple(r for s in self.strata for r in s.rules)

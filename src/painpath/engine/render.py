@@ -1,0 +1,219 @@
+"""Render a Decision as the documented JSON contract or as a clinician-readable summary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from painpath.engine import ir
+from painpath.engine.decision import Decision, Reason, RuleOutcome, SectionEntry
+from painpath.engine.kleene import NAMES, U, missing_facts, resolve_value, supporting_leaves
+from painpath.facts import CATALOGUE
+
+_URGENCY_LABEL = {"emergency": "EMERGENCY", "urgent": "URGENT", "soon": "SOON", "routine": "ROUTINE"}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (tuple, frozenset, set)):
+        return sorted(value, key=repr) if isinstance(value, (frozenset, set)) else list(value)
+    return value
+
+
+def clause(
+    leaf: ir.Leaf, negated: bool, values: tuple[int, ...], facts: Mapping[str, Any], params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """One condition of a rule, with the fact's value and the condition's truth value."""
+    out: dict[str, Any] = {
+        "fact": leaf.path,
+        "op": leaf.op,
+        "expected": True if leaf.op == "recorded" else _jsonable(resolve_value(leaf, params)),
+        "actual": _jsonable(facts.get(leaf.path)),
+        "result": NAMES[values[leaf.index]],
+    }
+    if leaf.param:
+        out["parameter"] = leaf.param
+    if negated:
+        out["negated"] = True
+    if leaf.label:
+        out["label"] = leaf.label
+    return out
+
+
+def _params(decision: Decision) -> dict[str, Any]:
+    return {name: use.value for name, use in decision.parameters.items()}
+
+
+def rule_ref(rule: ir.Rule) -> dict[str, Any]:
+    return {"id": rule.id, "version": rule.version, "cites": list(rule.cites)}
+
+
+def outcome_dict(o: RuleOutcome, decision: Decision) -> dict[str, Any]:
+    """Everything about one rule's outcome: status, why / why not, unknowns and citations."""
+    params = _params(decision)
+    support = supporting_leaves(o.rule.when, o.values)
+    out: dict[str, Any] = {
+        "id": o.rule.id,
+        "version": o.rule.version,
+        "title": o.rule.title,
+        "stratum": o.rule.stratum,
+        "status": o.status,
+        "cites": list(o.rule.cites),
+        "facts_used": {p: _jsonable(decision.facts.get(p)) for p in o.rule.facts_used},
+        "because": [clause(leaf, neg, o.values, decision.facts, params) for leaf, neg in support],
+    }
+    if o.status == "fired":
+        out["explanation"] = o.rule.explanation.strip()
+    if o.status == "undetermined":
+        out["missing"] = missing_facts(o.rule.when, o.values)
+    return out
+
+
+def _reason(r: Reason) -> dict[str, Any]:
+    out = {"rule": rule_ref(r.rule), "text": r.text.strip()}
+    if r.instead:
+        out["instead"] = r.instead.strip()
+    return out
+
+
+def _entry(e: SectionEntry) -> dict[str, Any]:
+    out: dict[str, Any] = {"status": e.status, "reasons": [_reason(r) for r in e.reasons]}
+    if e.blocked_by:
+        out["waiting_on_rules"] = list(e.blocked_by)
+    return out
+
+
+def decision_to_dict(decision: Decision) -> dict[str, Any]:
+    """The Decision as JSON-ready data (see docs/decision-format.md and schemas/decision.schema.json)."""
+    out: dict[str, Any] = {
+        "decision_id": decision.decision_id,
+        "created_at": decision.created_at,
+        "status": decision.status,
+        "engine": {"name": "painpath", "version": decision.engine_version, "evaluator": decision.evaluator},
+        "ruleset": {
+            "name": decision.ruleset_name,
+            "version": decision.ruleset_version,
+            "content_hash": decision.ruleset_hash,
+        },
+        "parameters": {
+            n: {"value": u.value, "source": u.source, "cites": list(u.cites)} for n, u in decision.parameters.items()
+        },
+    }
+    if decision.patient_id is not None:
+        out["patient_id"] = decision.patient_id
+    if decision.status == "manual_review":
+        out["manual_review"] = {
+            "reason": decision.manual_review_reason,
+            "details": list(decision.manual_review_details),
+        }
+        return out
+    by_id = {o.rule.id: o for o in decision.outcomes}
+    rf = decision.red_flags
+    if rf is not None:
+        out["red_flags"] = {
+            "status": rf.status,
+            "findings": [
+                {
+                    "condition": f.condition,
+                    "urgency": f.urgency,
+                    "action": f.action.strip(),
+                    "rule": rule_ref(f.rule),
+                    "explanation": f.rule.explanation.strip(),
+                    "facts_used": outcome_dict(by_id[f.rule.id], decision)["because"],
+                }
+                for f in rf.findings
+            ],
+            "missing": list(rf.missing),
+        }
+    out["safety_alerts"] = [
+        {**_reason(r), "alert": r.rule.concludes.alert, "urgency": r.rule.concludes.urgency}  # type: ignore[union-attr]
+        for r in decision.safety_alerts
+    ]
+    if decision.pmp is not None:
+        p = decision.pmp
+        out["pmp"] = {
+            "status": p.status,
+            "setting": p.setting,
+            "reasons": [_reason(r) for r in p.reasons],
+            "setting_reasons": [_reason(r) for r in p.setting_reasons],
+            "preparation": list(p.preparation),
+        }
+        if p.blocked_by:
+            out["pmp"]["waiting_on_rules"] = list(p.blocked_by)
+    out["pathways"] = [{"option": pw.option, **_entry(pw.entry), "evidence": pw.evidence} for pw in decision.pathways]
+    out["best_practice"] = {
+        a.recommendation: {**_entry(a.entry), "advice": list(a.advice)} for a in decision.best_practice
+    }
+    out["notes"] = [_reason(r) for r in decision.notes]
+    out["missing_information"] = [
+        {
+            "fact": m.path,
+            "description": CATALOGUE[m.path].description if m.path in CATALOGUE else "",
+            "needed_by": list(m.needed_by),
+        }
+        for m in decision.missing_information
+    ]
+    out["rules"] = [outcome_dict(o, decision) for o in decision.outcomes]
+    return out
+
+
+def decision_to_text(decision: Decision) -> str:
+    """A clinician's summary: most urgent first, then the PMP decision, pathways and gaps."""
+    lines = [
+        f"painpath decision {decision.decision_id}",
+        f"ruleset {decision.ruleset_name} {decision.ruleset_version} ({decision.ruleset_hash[:12]})",
+        "",
+    ]
+    if decision.status == "manual_review":
+        lines.append("MANUAL REVIEW REQUIRED: " + (decision.manual_review_reason or ""))
+        lines.extend(f"  - {d}" for d in decision.manual_review_details)
+        return "\n".join(lines) + "\n"
+    for r in decision.safety_alerts:
+        c = r.rule.concludes
+        lines.append(
+            f"[{_URGENCY_LABEL[c.urgency]}] SAFETY: {r.text.strip()}  ({r.rule.id} v{r.rule.version}; "  # type: ignore[union-attr]
+            f"{', '.join(r.rule.cites)})"
+        )
+    rf = decision.red_flags
+    if rf is not None:
+        lines.append(f"Red-flag screen: {rf.status.upper()}")
+        for f in rf.findings:
+            o = decision.outcome(f.rule.id)
+            used = ", ".join(
+                f"{leaf.path}={_jsonable(decision.facts.get(leaf.path))}"
+                for leaf, _n in supporting_leaves(f.rule.when, o.values)
+            )
+            lines.append(f"  [{_URGENCY_LABEL[f.urgency]}] {f.condition.replace('_', ' ')}: {f.action.strip()}")
+            lines.append(f"      because {used}  ({f.rule.id} v{f.rule.version}; {', '.join(f.rule.cites)})")
+        if rf.status == "incomplete":
+            lines.append("  Not yet answered: " + ", ".join(rf.missing))
+    if decision.pmp is not None:
+        p = decision.pmp
+        setting = f", setting {p.setting}" if p.setting else ""
+        lines.append(f"Pain Management Programme: {p.status.replace('_', ' ')}{setting}")
+        for r in (*p.reasons, *p.setting_reasons):
+            lines.append(f"  - {r.text.strip()}  ({r.rule.id} v{r.rule.version})")
+            if r.instead:
+                lines.append(f"    instead: {r.instead.strip()}")
+        for item in p.preparation:
+            lines.append(f"  * {item}")
+    if decision.pathways:
+        lines.append("Treatment pathways:")
+        for pw in decision.pathways:
+            lines.append(f"  - {pw.option.replace('_', ' ')}: {pw.entry.status.replace('_', ' ')}")
+            for r in pw.entry.reasons:
+                lines.append(f"      {r.text.strip()}  ({r.rule.id} v{r.rule.version})")
+    if decision.best_practice:
+        lines.append("Best-practice adherence (Lin et al. 2019):")
+        for a in decision.best_practice:
+            extra = f" - {'; '.join(a.advice)}" if a.advice else ""
+            lines.append(f"  {a.recommendation:>2}. {a.entry.status.replace('_', ' ')}{extra}")
+    for r in decision.notes:
+        lines.append(f"Note: {r.text.strip()}  ({r.rule.id})")
+    if decision.missing_information:
+        lines.append("Information that would change the advice (most important first):")
+        for m in decision.missing_information[:15]:
+            lines.append(f"  - {m.path}" + (f" (needed by {', '.join(m.needed_by)})" if m.needed_by else ""))
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["U", "decision_to_dict", "decision_to_text", "outcome_dict"]

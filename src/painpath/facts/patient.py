@@ -1,0 +1,39 @@
+"""The root model: everything known about one patient at one point in time."""
+
+from __future__ import annotations
+
+import datetime
+
+from pydantic import Field
+
+from painpath.facts.base import FactModel
+from painpath.facts.care import Care
+from painpath.facts.demographics import Demographics
+from painpath.facts.function import Function
+from painpath.facts.instruments import Instruments
+from painpath.facts.mental_health import MentalHealth
+from painpath.facts.pain import Pain
+from painpath.facts.readiness import Readiness
+from painpath.facts.red_flags import RedFlags
+
+
+class PatientFacts(FactModel):
+    """Typed facts about one patient. Every fact is optional; ``None`` means not recorded.
+
+    ``patient_id`` and ``provenance`` are carried through to the decision but are never used by a rule
+    and never logged.
+    """
+
+    patient_id: str | None = Field(default=None, max_length=128, description="Caller's identifier; never logged.")
+    assessment_date: datetime.date | None = None
+    demographics: Demographics = Field(default_factory=Demographics)
+    pain: Pain = Field(default_factory=Pain)
+    red_flags: RedFlags = Field(default_factory=RedFlags)
+    instruments: Instruments = Field(default_factory=Instruments)
+    mental_health: MentalHealth = Field(default_factory=MentalHealth)
+    function: Function = Field(default_factory=Function)
+    care: Care = Field(default_factory=Care)
+    readiness: Readiness = Field(default_factory=Readiness)
+    provenance: dict[str, str] | None = Field(
+        default=None, description="Fact path -> source record (e.g. 'Observation/123'), set by adapters."
+    )
