@@ -9,9 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from painpath.engine import ir
+from painpath.engine.kleene import missing_facts
+from painpath.engine.language import URGENCY_ORDER
+
+_KIND_RANK = {"safety_alert": 0, "red_flag": 0, "pmp": 5, "triage": 6, "pathway": 7, "adherence": 8, "note": 9}
+"""Order of importance of missing facts by what the rule needing them concludes (safety first)."""
 
 RuleStatus = Literal["fired", "not_fired", "undetermined"]
 ScreenStatus = Literal["present", "absent", "incomplete"]
@@ -47,7 +53,8 @@ class RedFlagFinding:
 class RedFlagSection:
     status: ScreenStatus
     findings: tuple[RedFlagFinding, ...]
-    missing: tuple[str, ...]
+    requires: tuple[str, ...]
+    """The items the screen needs explicitly answered before it can be ``absent``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +131,6 @@ class Decision:
     pathways: tuple[PathwayEntry, ...] = ()
     best_practice: tuple[AdherenceEntry, ...] = ()
     notes: tuple[Reason, ...] = ()
-    missing_information: tuple[MissingFact, ...] = ()
     manual_review_reason: str | None = None
     manual_review_details: tuple[str, ...] = field(default_factory=tuple)
 
@@ -134,6 +140,43 @@ class Decision:
             if o.rule.id == rule_id:
                 return o
         raise KeyError(rule_id)
+
+    @cached_property
+    def red_flag_missing(self) -> tuple[str, ...]:
+        """What the red-flag screen still needs: unknowns of undetermined findings, then unanswered items."""
+        if self.red_flags is None:
+            return ()
+        missing: dict[str, None] = {}
+        for o in self.outcomes:
+            if o.status == "undetermined" and o.rule.concludes.kind == "red_flag":
+                missing.update(dict.fromkeys(missing_facts(o.rule.when, o.values)))
+        for path in self.red_flags.requires:
+            if self.facts.get(path) is None:
+                missing[path] = None
+        return tuple(missing)
+
+    @cached_property
+    def missing_information(self) -> tuple[MissingFact, ...]:
+        """Facts that would change the advice, most important first (most urgent rule, then most rules)."""
+        needed: dict[str, list[str]] = {}
+        rank: dict[str, int] = {}
+        urgency_rank = {u: i for i, u in enumerate(URGENCY_ORDER)}
+        for o in self.outcomes:
+            if o.status != "undetermined":
+                continue
+            c = o.rule.concludes
+            r = _KIND_RANK[c.kind] + urgency_rank.get(getattr(c, "urgency", ""), 0)
+            for path in missing_facts(o.rule.when, o.values):
+                if path.startswith("derived."):
+                    continue
+                needed.setdefault(path, []).append(o.rule.id)
+                rank[path] = min(rank.get(path, 99), r)
+        for path in self.red_flag_missing:
+            if not path.startswith("derived.") and path not in needed:
+                needed[path] = []
+                rank[path] = 4
+        facts = [MissingFact(p, tuple(ids), (rank[p], -len(ids))) for p, ids in needed.items()]
+        return tuple(sorted(facts, key=lambda m: (m.rank, m.path)))
 
     @property
     def fired(self) -> tuple[str, ...]:

@@ -40,6 +40,9 @@ _PROCESS_LOCK = threading.Lock()
 locks of its own; one lock per process serialises every call sequence into it (D1)."""
 
 _SENTINEL = "__painpath_sentinel__"
+_ALT = "~"
+MAX_DURABLE_RULES = 480
+"""durable-rules hangs in ``create_ruleset`` above 512 rules (research note 4.3)."""
 _KIND = "painpath_patient"
 
 _NEGATE = {
@@ -87,59 +90,126 @@ def _member_key(path: str, value: str) -> str:
     return f"{durable_key(path)}__has__{value}"
 
 
+Atom = tuple[str, str, Any]
+"""One durable-rules test on one key: ``(key, op, value)`` with op in eq/ne/lt/lte/gt/gte/ex/nex."""
+Conjunction = frozenset[Atom]
+
+MAX_ALTERNATIVES = 160
+"""durable-rules allows at most 32 operator markers in one pattern (ERR_EXPRESSION_LIMIT_EXCEEDED), so
+each rule is expanded to disjunctive normal form here and every conjunction becomes one flat pattern.
+A rule may expand to at most this many alternatives."""
+
+
+def _contradicts(conj: Conjunction) -> bool:
+    seen: dict[str, list[tuple[str, Any]]] = {}
+    for key, op, value in conj:
+        seen.setdefault(key, []).append((op, value))
+    for tests in seen.values():
+        if len(tests) < 2:
+            continue
+        ops = {op for op, _ in tests}
+        if "ex" in ops and "nex" in ops:
+            return True
+        if "nex" in ops and len(ops) > 1:
+            return True  # any comparison needs the key to exist
+        eqs = {repr(v) for op, v in tests if op == "eq"}
+        if len(eqs) > 1:
+            return True
+        if eqs and any(op == "ne" and repr(v) in eqs for op, v in tests):
+            return True
+    return False
+
+
+def _and(left: list[Conjunction], right: list[Conjunction]) -> list[Conjunction]:
+    out = [a | b for a in left for b in right]
+    return [c for c in out if not _contradicts(c)]
+
+
+def _absorb(conjs: list[Conjunction]) -> list[Conjunction]:
+    unique = sorted(set(conjs), key=len)
+    kept: list[Conjunction] = []
+    for conj in unique:
+        if not any(k <= conj for k in kept):
+            kept.append(conj)
+    return kept
+
+
 class _Compiler:
-    """Compiles IR nodes into durable-rules expressions ("definitely true" form, no ``$not``)."""
+    """Compiles IR nodes into durable-rules patterns ("definitely true" form, DNF, no ``$not``)."""
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         self.params = params
         self.scalar_keys: set[str] = set()
         self.members: dict[str, set[str]] = {}
 
-    def positive(self, node: ir.Node) -> dict[str, Any]:
-        return self._expr(node, negated=False)
+    def alternatives(self, node: ir.Node) -> list[dict[str, Any]]:
+        """The rule's "definitely true" form as flat durable-rules patterns, one per DNF conjunction."""
+        dnf = self._dnf(node, negated=False)
+        if len(dnf) > MAX_ALTERNATIVES:
+            raise ValueError(f"condition expands to {len(dnf)} alternatives (limit {MAX_ALTERNATIVES})")
+        return [self._pattern(conj) for conj in sorted(dnf, key=lambda c: sorted(map(repr, c)))]
 
-    def _expr(self, node: ir.Node, negated: bool) -> dict[str, Any]:
+    @staticmethod
+    def _pattern(conj: Conjunction) -> dict[str, Any]:
+        tests: list[dict[str, Any]] = [{"kind": _KIND}]
+        for key, op, value in sorted(conj, key=repr):
+            if op == "eq":
+                tests.append({key: value})
+            elif op == "ex":
+                tests.append({"$ex": {key: 1}})
+            elif op == "nex":
+                tests.append({"$nex": {key: 1}})
+            else:
+                tests.append({_DURABLE_CMP[op]: {key: value}})
+        return {"$and": tests}
+
+    def _dnf(self, node: ir.Node, negated: bool) -> list[Conjunction]:
         if isinstance(node, ir.Leaf):
             return self._leaf(node, _NEGATE[node.op] if negated else node.op)
         if isinstance(node, ir.NotNode):
-            return self._expr(node.child, not negated)
+            return self._dnf(node.child, not negated)
         if isinstance(node, ir.AtLeastNode):
             k = len(node.children)
             n = k - node.n + 1 if negated else node.n
-            combos = [
-                self._join("$and", [self._expr(node.children[i], negated) for i in idx])
-                for idx in combinations(range(k), n)
-            ]
-            return self._join("$or", combos)
-        is_all = isinstance(node, ir.AllNode)
-        joiner = "$and" if is_all != negated else "$or"
-        return self._join(joiner, [self._expr(c, negated) for c in node.children])
+            kids = [self._dnf(c, negated) for c in node.children]
+            out: list[Conjunction] = []
+            for idx in combinations(range(k), n):
+                acc: list[Conjunction] = [frozenset()]
+                for i in idx:
+                    acc = _and(acc, kids[i])
+                out.extend(acc)
+            return _absorb(out)
+        conjunctive = isinstance(node, ir.AllNode) != negated
+        parts = [self._dnf(c, negated) for c in node.children]
+        if conjunctive:
+            acc = [frozenset()]
+            for part in parts:
+                acc = _absorb(_and(acc, part))
+                if len(acc) > 4 * MAX_ALTERNATIVES:
+                    raise ValueError("condition expands to too many alternatives")
+            return acc
+        return _absorb([c for part in parts for c in part])
 
-    @staticmethod
-    def _join(op: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
-        return parts[0] if len(parts) == 1 else {op: parts}
-
-    def _leaf(self, leaf: ir.Leaf, op: str) -> dict[str, Any]:
+    def _leaf(self, leaf: ir.Leaf, op: str) -> list[Conjunction]:
         key = durable_key(leaf.path)
         value = resolve_value(leaf, self.params)
         if op in ("contains_any", "contains_all", "contains_none", "lacks_any"):
-            members = self.members.setdefault(leaf.path, set())
-            members.update(value)
+            self.members.setdefault(leaf.path, set()).update(value)
             want = op in ("contains_any", "contains_all")
-            parts = [{_member_key(leaf.path, v): want} for v in sorted(value)]
-            return self._join("$or" if op in ("contains_any", "lacks_any") else "$and", parts)
+            atoms = [(_member_key(leaf.path, v), "eq", want) for v in sorted(value)]
+            if op in ("contains_any", "lacks_any"):
+                return [frozenset({a}) for a in atoms]
+            return [frozenset(atoms)]
         self.scalar_keys.add(leaf.path)
         if op == "recorded":
-            return {"$ex": {key: 1}}
+            return [frozenset({(key, "ex", 1)})]
         if op == "not_recorded":
-            return {"$nex": {key: 1}}
-        if op == "eq":
-            return {key: value}
+            return [frozenset({(key, "nex", 1)})]
         if op == "in":
-            return self._join("$or", [{key: v} for v in sorted(value, key=repr)])
+            return [frozenset({(key, "eq", v)}) for v in sorted(value, key=repr)]
         if op == "not_in":
-            return self._join("$and", [{"$neq": {key: v}} for v in sorted(value, key=repr)])
-        return {_DURABLE_CMP[op]: {key: value}}
+            return [frozenset((key, "ne", v) for v in value)]
+        return [frozenset({(key, op, value)})]
 
 
 class _DurableStratum:
@@ -175,8 +245,26 @@ class DurableCore:
             comp = _Compiler(params)
             definition: dict[str, Any] = {}
             for rule in stratum.rules:
-                expr = comp.positive(rule.when)
-                definition[rule.id] = {"all": [{"m": {"$and": [{"kind": _KIND}, expr]}}]}
+                try:
+                    patterns = comp.alternatives(rule.when)
+                except ValueError as exc:
+                    raise EngineError(
+                        "a rule is too complex for durable-rules",
+                        [Problem("when", str(exc), rule_id=rule.id, file=rule.file)],
+                    ) from exc
+                for i, pattern in enumerate(patterns):
+                    definition[f"{rule.id}{_ALT}{i}"] = {"all": [{"m": pattern}]}
+            if len(definition) > MAX_DURABLE_RULES:
+                raise EngineError(
+                    "a stratum is too large for durable-rules",
+                    [
+                        Problem(
+                            stratum.id,
+                            f"{len(definition)} compiled alternatives exceed "
+                            f"{MAX_DURABLE_RULES} (durable-rules hangs above 512)",
+                        )
+                    ],
+                )
             definition[_SENTINEL] = {"pri": 65000, "all": [{"m": {"kind": _KIND}}]}
             self.definitions.append(definition)
             name = f"{stratum.id}@{ruleset.content_hash[:12]}#{instance}"
@@ -233,7 +321,7 @@ class DurableCore:
                 action = _dre.start_action_for_state(handle, state)
                 message = action[1] if action else None
                 while message:
-                    fired.add(message[2 : message.index('"', 2)])
+                    fired.add(message[2 : message.index('"', 2)].partition(_ALT)[0])
                     message = _dre.complete_and_start_action(handle, state)
             except _dre.error as exc:
                 raise EngineError("durable-rules failed", [Problem(str(index), str(exc))]) from exc

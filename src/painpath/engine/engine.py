@@ -24,7 +24,6 @@ from painpath.engine import ir
 from painpath.engine.decision import (
     AdherenceEntry,
     Decision,
-    MissingFact,
     ParameterUse,
     PathwayEntry,
     PmpSection,
@@ -35,7 +34,7 @@ from painpath.engine.decision import (
     SectionEntry,
 )
 from painpath.engine.durable_adapter import DurableCore
-from painpath.engine.kleene import F, T, U, compile_stratum, missing_facts
+from painpath.engine.kleene import F, T, U, compile_stratum
 from painpath.engine.language import URGENCY_ORDER
 from painpath.engine.loader import check_overrides, load_ruleset, load_site_config
 from painpath.errors import EngineError
@@ -94,6 +93,7 @@ class Engine:
         self.parameters = {name: site.get(name, spec.value) for name, spec in ruleset.parameters.items()}
         self._kleene = [compile_stratum(s, self.parameters) for s in ruleset.strata]
         self._durable = DurableCore(ruleset, self.parameters)
+        self._plan()
         self.stats = EngineStats()
         self._stats_lock = threading.Lock()
         self._parameter_uses = {
@@ -199,9 +199,40 @@ class Engine:
                 manual_review_details=tuple(problems),
                 **common,
             )
-        return Decision(status="ok", missing_information=self._missing(outcomes, sections), **common, **sections)
+        return Decision(status="ok", **common, **sections)
 
     # -- derived facts and sections -------------------------------------------------------------
+
+    def _plan(self) -> None:
+        """Precompute, per stratum, which derived facts and sections become final after it."""
+        catalogue = self.ruleset.derived_catalogue
+        rules = self.ruleset.rules
+        self._first = []
+        pos = 0
+        for stratum in self.ruleset.strata:
+            self._first.append(pos)
+            pos += len(stratum.rules)
+        self._kind = [r.concludes.kind for r in rules]
+        groups: dict[str, list[int]] = {}
+        for i, r in enumerate(rules):
+            for g in r.groups:
+                groups.setdefault(g, []).append(i)
+        self._groups_at: list[list[tuple[str, list[int]]]] = [[] for _ in self.ruleset.strata]
+        for g, idx in groups.items():
+            path = f"derived.group.{g}"
+            at = catalogue[path][2] - 1
+            self._groups_at[at].append((path, idx))
+        self._urgent = [i for i, k in enumerate(self._kind) if k in ("red_flag", "safety_alert")]
+        self._urgency_at = catalogue.get("derived.urgency.highest", ("", (), 0))[2] - 1
+        self._pmp_at = catalogue.get("derived.pmp.status", ("", (), 0))[2] - 1
+        self._options_at: list[list[str]] = [[] for _ in self.ruleset.strata]
+        for path, (_kind, _vocab, first) in catalogue.items():
+            if path.startswith("derived.pathway."):
+                self._options_at[first - 1].append(path.removeprefix("derived.pathway."))
+        self._adherence_at = max(
+            (k for k, s in enumerate(self.ruleset.strata) if any(r.concludes.kind == "adherence" for r in s.rules)),
+            default=-1,
+        )
 
     def _derive(
         self,
@@ -212,57 +243,47 @@ class Engine:
         flat: Mapping[str, Any],
     ) -> dict[str, Any]:
         derived: dict[str, Any] = {}
-        catalogue = self.ruleset.derived_catalogue
-        mine = outcomes[-len(stratum.rules) :] if stratum.rules else []
+        mine = outcomes[self._first[k] :]
         for o in mine:
             if o.status != "undetermined":
                 derived[f"derived.rule.{o.rule.id}"] = o.status == "fired"
-        groups: dict[str, list[str]] = {}
-        for o in outcomes:
-            for g in o.rule.groups:
-                groups.setdefault(g, []).append(o.status)
-        for g, statuses in groups.items():
-            path = f"derived.group.{g}"
-            if catalogue[path][2] == k + 1:
-                if "fired" in statuses:
-                    derived[path] = True
-                elif "undetermined" not in statuses:
-                    derived[path] = False
+        for path, idx in self._groups_at[k]:
+            statuses = {outcomes[i].status for i in idx}
+            if "fired" in statuses:
+                derived[path] = True
+            elif "undetermined" not in statuses:
+                derived[path] = False
         if stratum.screen_requires is not None:
             section = self._red_flags(stratum, [o for o in mine if o.rule.concludes.kind == "red_flag"], flat)
             sections["red_flags"] = section
             derived[f"derived.{stratum.id}.screen"] = section.status
-        urgent = [o for o in outcomes if o.rule.concludes.kind in ("red_flag", "safety_alert")]
-        if urgent and catalogue.get("derived.urgency.highest", ("", (), -1))[2] == k + 1:
-            highest = self._highest_urgency(urgent)
+        if k == self._urgency_at:
+            highest = self._highest_urgency([outcomes[i] for i in self._urgent])
             if highest is not None:
                 derived["derived.urgency.highest"] = highest
-        sections["safety_alerts"] = tuple(
-            _reason(o)
-            for o in sorted(outcomes, key=lambda o: _URGENCY_RANK.get(getattr(o.rule.concludes, "urgency", ""), 9))
-            if o.status == "fired" and o.rule.concludes.kind == "safety_alert"
-        )
-        sections["notes"] = tuple(
-            _reason(o) for o in outcomes if o.status == "fired" and o.rule.concludes.kind == "note"
-        )
-        if catalogue.get("derived.pmp.status", ("", (), -1))[2] == k + 1:
+        if k == self._pmp_at:
             pmp_section = self._pmp(outcomes)
             sections["pmp"] = pmp_section
             if pmp_section.status != "undetermined":
                 derived["derived.pmp.status"] = pmp_section.status
             if pmp_section.setting is not None and pmp_section.setting != "undetermined":
                 derived["derived.triage.setting"] = pmp_section.setting
-        options = sorted({_get(o, "option") for o in mine if o.rule.concludes.kind == "pathway"})
-        if options:
+        if self._options_at[k]:
             entries = list(sections.get("pathways", ()))
-            for option in options:
+            for option in self._options_at[k]:
                 entry = self._pathway(option, outcomes)
                 entries.append(entry)
                 if entry.entry.status != "undetermined":
                     derived[f"derived.pathway.{option}"] = entry.entry.status
             sections["pathways"] = tuple(entries)
-        if any(o.rule.concludes.kind == "adherence" for o in mine):
+        if k == self._adherence_at:
             sections["best_practice"] = self._best_practice(outcomes)
+        if k == len(self.ruleset.strata) - 1:
+            fired = [o for o in outcomes if o.status == "fired"]
+            alerts = [o for o in fired if o.rule.concludes.kind == "safety_alert"]
+            alerts.sort(key=lambda o: _URGENCY_RANK[_get(o, "urgency")])
+            sections["safety_alerts"] = tuple(_reason(o) for o in alerts)
+            sections["notes"] = tuple(_reason(o) for o in fired if o.rule.concludes.kind == "note")
         return derived
 
     def _highest_urgency(self, urgent: list[RuleOutcome]) -> str | None:
@@ -287,20 +308,14 @@ class Engine:
             ),
             key=lambda f: _URGENCY_RANK[f.urgency],
         )
-        missing: dict[str, None] = {}
-        for o in mine:
-            if o.status == "undetermined":
-                missing.update(dict.fromkeys(missing_facts(o.rule.when, o.values)))
-        for path in stratum.screen_requires or ():
-            if flat.get(path) is None:
-                missing[path] = None
+        unanswered = any(flat.get(path) is None for path in stratum.screen_requires or ())
         if findings:
             status = "present"
-        elif missing or any(o.status == "undetermined" for o in mine):
+        elif unanswered or any(o.status == "undetermined" for o in mine):
             status = "incomplete"
         else:
             status = "absent"
-        return RedFlagSection(status, tuple(findings), tuple(missing))  # type: ignore[arg-type]
+        return RedFlagSection(status, tuple(findings), stratum.screen_requires or ())  # type: ignore[arg-type]
 
     def _precedence(self, section: str, default: tuple[str, ...]) -> tuple[str, ...]:
         return self.ruleset.precedence.get(section, default)
@@ -361,26 +376,3 @@ class Engine:
             )
             out.append(AdherenceEntry(key, entry, advice))
         return tuple(out)
-
-    def _missing(self, outcomes: list[RuleOutcome], sections: Mapping[str, Any]) -> tuple[MissingFact, ...]:
-        """Facts that would change the advice, most important first (most urgent rule, then most rules)."""
-        needed: dict[str, list[str]] = {}
-        rank: dict[str, int] = {}
-        kind_rank = {"safety_alert": 0, "red_flag": 0, "pmp": 5, "triage": 6, "pathway": 7, "adherence": 8, "note": 9}
-        for o in outcomes:
-            if o.status != "undetermined":
-                continue
-            c = o.rule.concludes
-            r = kind_rank[c.kind] + _URGENCY_RANK.get(getattr(c, "urgency", ""), 0)
-            for path in missing_facts(o.rule.when, o.values):
-                if path.startswith("derived."):
-                    continue
-                needed.setdefault(path, []).append(o.rule.id)
-                rank[path] = min(rank.get(path, 99), r)
-        red = sections.get("red_flags")
-        for path in red.missing if red else ():
-            if not path.startswith("derived.") and path not in needed:
-                needed[path] = []
-                rank[path] = 4
-        facts = [MissingFact(p, tuple(ids), (rank[p], -len(ids))) for p, ids in needed.items()]
-        return tuple(sorted(facts, key=lambda m: (m.rank, m.path)))

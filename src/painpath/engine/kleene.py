@@ -144,39 +144,54 @@ def supporting_leaves(node: ir.Node, values: Sequence[int]) -> list[tuple[ir.Lea
     For a true node: the clauses that made it true; false: those that made it false; unknown: those
     that are unknown (the facts that would settle it are among their facts).
     """
+    memo: dict[int, int] = {}
     out: list[tuple[ir.Leaf, bool]] = []
-    _support(node, values, _value(node, values), False, out)
+    _support(node, values, _value(node, values, memo), False, out, memo)
     return out
 
 
-def _value(node: ir.Node, values: Sequence[int]) -> int:
+def _value(node: ir.Node, values: Sequence[int], memo: dict[int, int]) -> int:
     if isinstance(node, ir.Leaf):
         return values[node.index]
+    key = id(node)
+    if key in memo:
+        return memo[key]
     if isinstance(node, ir.NotNode):
-        return T - _value(node.child, values)
-    vals = [_value(c, values) for c in node.children]
-    if isinstance(node, ir.AllNode):
-        return min(vals)
-    if isinstance(node, ir.AnyNode):
-        return max(vals)
-    return at_least(node.n, vals)
+        result = T - _value(node.child, values, memo)
+    else:
+        vals = [_value(c, values, memo) for c in node.children]
+        if isinstance(node, ir.AllNode):
+            result = min(vals)
+        elif isinstance(node, ir.AnyNode):
+            result = max(vals)
+        else:
+            result = at_least(node.n, vals)
+    memo[key] = result
+    return result
 
 
-def _support(node: ir.Node, values: Sequence[int], target: int, negated: bool, out: list[tuple[ir.Leaf, bool]]) -> None:
+def _support(
+    node: ir.Node,
+    values: Sequence[int],
+    target: int,
+    negated: bool,
+    out: list[tuple[ir.Leaf, bool]],
+    memo: dict[int, int],
+) -> None:
     if isinstance(node, ir.Leaf):
         out.append((node, negated))
         return
     if isinstance(node, ir.NotNode):
-        _support(node.child, values, T - target, not negated, out)
+        _support(node.child, values, T - target, not negated, out, memo)
         return
     for child in node.children:
-        v = _value(child, values)
+        v = _value(child, values, memo)
         if v == target:
-            _support(child, values, v, negated, out)
+            _support(child, values, v, negated, out, memo)
 
 
 def missing_facts(node: ir.Node, values: Sequence[int]) -> list[str]:
     """For an unknown node: the fact paths whose recording would settle it (deduplicated, in order)."""
-    if _value(node, values) != U:
+    if _value(node, values, {}) != U:
         return []
     return list(dict.fromkeys(leaf.path for leaf, _neg in supporting_leaves(node, values) if values[leaf.index] == U))

@@ -491,6 +491,7 @@ def load_ruleset(rules_dir: Path, guidelines_dir: Path | None = None) -> ir.Rule
                     continue
                 if rule.id in seen_ids:
                     col.add(rel, "id", f"duplicate rule id (also in {seen_ids[rule.id]})", rule.id)
+                    col.add(seen_ids[rule.id], "id", f"duplicate rule id (also in {rel})", rule.id)
                     continue
                 seen_ids[rule.id] = rel
                 if rule.status != "retired":

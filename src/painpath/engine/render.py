@@ -122,7 +122,7 @@ def decision_to_dict(decision: Decision) -> dict[str, Any]:
                 }
                 for f in rf.findings
             ],
-            "missing": list(rf.missing),
+            "missing": list(decision.red_flag_missing),
         }
     out["safety_alerts"] = [
         {**_reason(r), "alert": r.rule.concludes.alert, "urgency": r.rule.concludes.urgency}  # type: ignore[union-attr]
@@ -185,7 +185,7 @@ def decision_to_text(decision: Decision) -> str:
             lines.append(f"  [{_URGENCY_LABEL[f.urgency]}] {f.condition.replace('_', ' ')}: {f.action.strip()}")
             lines.append(f"      because {used}  ({f.rule.id} v{f.rule.version}; {', '.join(f.rule.cites)})")
         if rf.status == "incomplete":
-            lines.append("  Not yet answered: " + ", ".join(rf.missing))
+            lines.append("  Not yet answered: " + ", ".join(decision.red_flag_missing))
     if decision.pmp is not None:
         p = decision.pmp
         setting = f", setting {p.setting}" if p.setting else ""

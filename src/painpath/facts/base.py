@@ -9,9 +9,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import StrictFloat as _StrictFloat
 
 __all__ = ["FactModel", "Flag", "StrictBool", "StrictFloat", "StrictInt", "float_range", "int_range"]
+
+
+def _two_places(value: float) -> float:
+    return round(value, 2)
+
+
+StrictFloat = Annotated[_StrictFloat, AfterValidator(_two_places)]
+"""A strict real number kept to two decimal places, so every evaluator sees exactly the same value
+(durable-rules' JSON parser also rejects exponent notation such as ``1e-05``)."""
 
 Flag = StrictBool | None
 """A tri-state yes/no fact: ``True`` (present), ``False`` (explicitly absent), ``None`` (not asked)."""

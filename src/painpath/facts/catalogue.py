@@ -76,6 +76,8 @@ def _walk(model: type[BaseModel], prefix: str) -> Iterator[FactSpec]:
             yield from _walk(base, path + ".")
             continue
         lo, hi = _bounds(tp, list(field.metadata))
+        if name == "total" and hasattr(model, "total_range"):
+            lo, hi = (float(x) for x in model.total_range())
         origin = typing.get_origin(base)
         if base is bool:
             yield FactSpec(path, "boolean", description=desc)

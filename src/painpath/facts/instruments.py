@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime
 from typing import Any, ClassVar
 
-from pydantic import Field, StrictFloat, StrictInt, model_validator
+from pydantic import Field, StrictInt, model_validator
 
-from painpath.facts.base import FactModel
+from painpath.facts.base import FactModel, StrictFloat
 
 
 class ScoredInstrument(FactModel):
