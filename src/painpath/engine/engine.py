@@ -45,6 +45,8 @@ log = structlog.get_logger("painpath.engine")
 Evaluator = Literal["durable", "kleene"]
 _STATUS = {T: "fired", F: "not_fired", U: "undetermined"}
 BEST_PRACTICE_COUNT = 11
+_NOTHING = "no_conclusion"
+"""Every rule of the section was definitely false: nothing applies."""
 _URGENCY_RANK = {u: i for i, u in enumerate(URGENCY_ORDER)}
 
 
@@ -66,7 +68,7 @@ def _resolve(precedence: tuple[str, ...], outcomes: list[RuleOutcome], status_of
         unsure = [o for o in outcomes if o.status == "undetermined" and status_of(o) == status]
         if unsure:
             return SectionEntry("undetermined", (), tuple(o.rule.id for o in unsure))
-    return SectionEntry("undetermined", ())
+    return SectionEntry(_NOTHING, ())
 
 
 def _get(o: RuleOutcome, name: str) -> Any:
@@ -272,6 +274,8 @@ class Engine:
             entries = list(sections.get("pathways", ()))
             for option in self._options_at[k]:
                 entry = self._pathway(option, outcomes)
+                if entry.entry.status == _NOTHING:
+                    continue  # no rule for this option applies to this patient: not listed
                 entries.append(entry)
                 if entry.entry.status != "undetermined":
                     derived[f"derived.pathway.{option}"] = entry.entry.status
@@ -327,6 +331,8 @@ class Engine:
             pmp,
             lambda o: _get(o, "status"),
         )
+        if entry.status == _NOTHING:
+            entry = SectionEntry("undetermined", ())
         preparation: list[str] = []
         setting: str | None = None
         setting_reasons: tuple[Reason, ...] = ()
@@ -343,7 +349,8 @@ class Engine:
                     triage,
                     lambda o: _get(o, "setting"),
                 )
-                setting, setting_reasons = t.status, t.reasons
+                setting = None if t.status == _NOTHING else t.status
+                setting_reasons = t.reasons
         return PmpSection(
             entry.status, setting, entry.reasons, setting_reasons, tuple(dict.fromkeys(preparation)), entry.blocked_by
         )
@@ -367,7 +374,7 @@ class Engine:
         for key in keys:
             mine = [o for o in checks if str(_get(o, "recommendation")) == key]
             entry = _resolve(order, mine, lambda o: _get(o, "status"))
-            if entry.status == "undetermined":
+            if entry.status in ("undetermined", _NOTHING):
                 entry = SectionEntry("unknown", entry.reasons, entry.blocked_by)
             advice = tuple(
                 _get(o, "advice")

@@ -135,13 +135,14 @@ def decision_to_dict(decision: Decision) -> dict[str, Any]:
             "setting": p.setting,
             "reasons": [_reason(r) for r in p.reasons],
             "setting_reasons": [_reason(r) for r in p.setting_reasons],
-            "preparation": list(p.preparation),
+            "preparation": [item.strip() for item in p.preparation],
         }
         if p.blocked_by:
             out["pmp"]["waiting_on_rules"] = list(p.blocked_by)
     out["pathways"] = [{"option": pw.option, **_entry(pw.entry), "evidence": pw.evidence} for pw in decision.pathways]
     out["best_practice"] = {
-        a.recommendation: {**_entry(a.entry), "advice": list(a.advice)} for a in decision.best_practice
+        a.recommendation: {**_entry(a.entry), "advice": [item.strip() for item in a.advice]}
+        for a in decision.best_practice
     }
     out["notes"] = [_reason(r) for r in decision.notes]
     out["missing_information"] = [
