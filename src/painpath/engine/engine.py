@@ -59,13 +59,13 @@ class EngineStats:
     engine_errors: int = 0
 
 
-def _resolve(precedence: tuple[str, ...], outcomes: list[RuleOutcome], status_of: Any) -> SectionEntry:
+def _resolve(precedence: tuple[str, ...], keyed: list[tuple[RuleOutcome, str]]) -> SectionEntry:
     """Pick the strongest status that fired; an undetermined stronger status makes it undetermined."""
     for status in precedence:
-        fired = [o for o in outcomes if o.status == "fired" and status_of(o) == status]
+        fired = [o for o, key in keyed if key == status and o.status == "fired"]
         if fired:
             return SectionEntry(status, tuple(_reason(o) for o in fired))
-        unsure = [o for o in outcomes if o.status == "undetermined" and status_of(o) == status]
+        unsure = [o for o, key in keyed if key == status and o.status == "undetermined"]
         if unsure:
             return SectionEntry("undetermined", (), tuple(o.rule.id for o in unsure))
     return SectionEntry(_NOTHING, ())
@@ -231,6 +231,16 @@ class Engine:
         for path, (_kind, _vocab, first) in catalogue.items():
             if path.startswith("derived.pathway."):
                 self._options_at[first - 1].append(path.removeprefix("derived.pathway."))
+        self._key = [str(getattr(r.concludes, "setting", None) or getattr(r.concludes, "status", "")) for r in rules]
+        self._by_kind: dict[str, list[int]] = {}
+        for i, kind in enumerate(self._kind):
+            self._by_kind.setdefault(kind, []).append(i)
+        self._option_rules: dict[str, list[int]] = {}
+        for i in self._by_kind.get("pathway", []):
+            self._option_rules.setdefault(str(getattr(rules[i].concludes, "option", "")), []).append(i)
+        self._rec_rules: dict[str, list[int]] = {str(n): [] for n in range(1, BEST_PRACTICE_COUNT + 1)}
+        for i in self._by_kind.get("adherence", []):
+            self._rec_rules.setdefault(str(getattr(rules[i].concludes, "recommendation", "")), []).append(i)
         self._adherence_at = max(
             (k for k, s in enumerate(self.ruleset.strata) if any(r.concludes.kind == "adherence" for r in s.rules)),
             default=-1,
@@ -325,11 +335,9 @@ class Engine:
         return self.ruleset.precedence.get(section, default)
 
     def _pmp(self, outcomes: list[RuleOutcome]) -> PmpSection:
-        pmp = [o for o in outcomes if o.rule.concludes.kind == "pmp"]
         entry = _resolve(
             self._precedence("pmp", ("not_suitable", "not_yet", "not_indicated", "recommended")),
-            pmp,
-            lambda o: _get(o, "status"),
+            [(outcomes[i], self._key[i]) for i in self._by_kind.get("pmp", [])],
         )
         if entry.status == _NOTHING:
             entry = SectionEntry("undetermined", ())
@@ -339,7 +347,7 @@ class Engine:
         if entry.status == "recommended":
             for reason in entry.reasons:
                 preparation.extend(getattr(reason.rule.concludes, "preparation", []))
-            triage = [o for o in outcomes if o.rule.concludes.kind == "triage"]
+            triage = [(outcomes[i], self._key[i]) for i in self._by_kind.get("triage", []) if i < len(outcomes)]
             if triage:
                 t = _resolve(
                     self._precedence(
@@ -347,7 +355,6 @@ class Engine:
                         ("paediatric_service", "case_management_first", "residential", "young_adult", "outpatient"),
                     ),
                     triage,
-                    lambda o: _get(o, "setting"),
                 )
                 setting = None if t.status == _NOTHING else t.status
                 setting_reasons = t.reasons
@@ -356,30 +363,21 @@ class Engine:
         )
 
     def _pathway(self, option: str, outcomes: list[RuleOutcome]) -> PathwayEntry:
-        mine = [o for o in outcomes if o.rule.concludes.kind == "pathway" and _get(o, "option") == option]
-        entry = _resolve(
-            self._precedence("pathway", ("not_recommended", "recommended", "consider")),
-            mine,
-            lambda o: _get(o, "status"),
-        )
-        evidence = next((_get(o, "evidence") for o in mine if _get(o, "evidence")), None)
+        mine = [(outcomes[i], self._key[i]) for i in self._option_rules[option]]
+        entry = _resolve(self._precedence("pathway", ("not_recommended", "recommended", "consider")), mine)
+        evidence = next((_get(o, "evidence") for o, _k in mine if _get(o, "evidence")), None)
         return PathwayEntry(option, entry, evidence)
 
     def _best_practice(self, outcomes: list[RuleOutcome]) -> tuple[AdherenceEntry, ...]:
-        checks = [o for o in outcomes if o.rule.concludes.kind == "adherence"]
-        keys = [str(n) for n in range(1, BEST_PRACTICE_COUNT + 1)]
-        keys += sorted({str(_get(o, "recommendation")) for o in checks} - set(keys))
         order = self._precedence("adherence", ("not_met", "met", "not_applicable"))
         out = []
-        for key in keys:
-            mine = [o for o in checks if str(_get(o, "recommendation")) == key]
-            entry = _resolve(order, mine, lambda o: _get(o, "status"))
+        for key, idx in self._rec_rules.items():
+            mine = [(outcomes[i], self._key[i]) for i in idx]
+            entry = _resolve(order, mine)
             if entry.status in ("undetermined", _NOTHING):
                 entry = SectionEntry("unknown", entry.reasons, entry.blocked_by)
             advice = tuple(
-                _get(o, "advice")
-                for o in mine
-                if o.status == "fired" and _get(o, "status") == "not_met" and _get(o, "advice")
+                _get(o, "advice") for o, k in mine if o.status == "fired" and k == "not_met" and _get(o, "advice")
             )
             out.append(AdherenceEntry(key, entry, advice))
         return tuple(out)
