@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from painpath.engine.engine import Engine
-from painpath.facts import CATALOGUE, flatten, parse_facts
+from painpath.facts import CATALOGUE, flatten, parse_facts, unflatten
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,12 +60,8 @@ def synthetic_patient(rng: random.Random) -> dict[str, Any]:
             value = rng.choice(spec.values)
         else:
             value = rng.sample(spec.values, rng.randint(0, min(3, len(spec.values))))
-        node = out
-        parts = path.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
-    return out
+        out[path] = value
+    return unflatten(out)
 
 
 def cohort(n: int, seed: int) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from painpath.engine.durable_adapter import DurableCore
 from painpath.engine.engine import Engine
 from painpath.engine.kleene import T, compile_stratum, reference_value
 from painpath.errors import EngineError, FactsValidationError
-from painpath.facts import CATALOGUE, flatten, parse_facts
+from painpath.facts import CATALOGUE, flatten, parse_facts, unflatten
 
 FACTS: dict[str, tuple[str, Any]] = {
     "red_flags.fever": ("boolean", None),
@@ -161,22 +161,11 @@ def _random_facts() -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries({}, optional=strategies)
 
 
-def _nest(flat: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for path, value in flat.items():
-        node = out
-        parts = path.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
-    return out
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(flat=_random_facts())
 def test_bundled_rules_never_disagree(engine: Engine, flat: dict[str, Any]) -> None:
     try:
-        facts = parse_facts(_nest(flat))
+        facts = parse_facts(unflatten(flat))
     except FactsValidationError:
         assume(False)
         raise

@@ -124,3 +124,15 @@ def flatten(facts: PatientFacts) -> dict[str, Any]:
         if isinstance(value, list):
             out[path] = tuple(sorted(set(value)))
     return out
+
+
+def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """The nested facts document for a ``{path: value}`` mapping (the inverse of ``flatten``)."""
+    out: dict[str, Any] = {}
+    for path, value in flat.items():
+        node = out
+        *groups, name = path.split(".")
+        for part in groups:
+            node = node.setdefault(part, {})
+        node[name] = list(value) if isinstance(value, tuple) else value
+    return out
