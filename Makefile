@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv run test lint typecheck unit rules-check bench schemas clean
+.PHONY: venv run examples test lint typecheck unit rules-check bench bench-http schemas clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,8 +14,12 @@ $(STAMP): pyproject.toml requirements.lock
 
 venv: $(STAMP)
 
-## run: evaluate the bundled example patients and print their decisions
+## run: the HTTP service on http://127.0.0.1:8000 (SQLite decision log under ./data, created on first start)
 run: venv
+	$(BIN)/painpath serve
+
+## examples: evaluate the bundled example patients with the CLI and print their decisions
+examples: venv
 	$(BIN)/painpath evaluate --format text examples/patients/*.json
 
 ## test: lint, type-check, validate rules, then the whole test suite
@@ -37,6 +41,10 @@ unit: venv
 ## bench: the engine benchmark (figures go to docs/performance.md)
 bench: venv
 	$(BIN)/python benchmarks/engine_bench.py
+
+## bench-http: the HTTP load benchmark (starts its own server on loopback)
+bench-http: venv
+	$(BIN)/python benchmarks/http_load.py
 
 ## schemas: regenerate the checked-in JSON Schemas (CI fails if they differ)
 schemas: venv

@@ -145,6 +145,23 @@ def cmd_rules_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    # Imported here so the other commands never load FastAPI or the database layer.
+    from painpath.api.server import serve  # noqa: PLC0415
+    from painpath.api.settings import ServiceConfigError  # noqa: PLC0415
+    from painpath.store import StoreUnavailable  # noqa: PLC0415
+
+    try:
+        serve(args.host, args.port, dev_mode=True if args.dev else None)
+    except ServiceConfigError as exc:
+        print(f"painpath: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except StoreUnavailable as exc:
+        print(f"painpath: database unavailable: {exc}", file=sys.stderr)
+        return EXIT_REVIEW
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="painpath", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--log-level", default="WARNING", help="structured log level (default WARNING)")
@@ -163,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="durable: durable-rules cross-checked by the Kleene evaluator (default)",
     )
     ev.set_defaults(func=cmd_evaluate)
+
+    srv = sub.add_parser("serve", help="run the HTTP service (see docs/api.md)")
+    srv.add_argument("--host", default=None, help="bind address (default 127.0.0.1, or $PAINPATH_HOST)")
+    srv.add_argument("--port", type=int, default=None, help="port (default 8000, or $PAINPATH_PORT)")
+    srv.add_argument("--dev", action="store_true", help="development mode: no API keys, loopback only")
+    srv.set_defaults(func=cmd_serve)
 
     rules = sub.add_parser("rules", help="check, test and list rules").add_subparsers(
         dest="rules_command", required=True

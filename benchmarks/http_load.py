@@ -1,0 +1,264 @@
+"""HTTP load benchmark: the real server (uvicorn, loopback only) driven by an async httpx client.
+
+    .venv/bin/python benchmarks/http_load.py [--rate 100] [--duration 20] [--saturation 10] [--concurrency 16]
+
+Starts ``python -m painpath.api.server`` on 127.0.0.1 with a fresh data directory (SQLite, WAL,
+synchronous=FULL) or ``--database-url``, creates a clinician API key, then:
+
+1. fixed rate: open-loop requests at ``--rate`` per second for ``--duration`` seconds, first
+   ``POST /v1/evaluations`` (rotating through ``examples/patients/*.json``), then ``GET /healthz``;
+   latency is measured from each request's *scheduled* time, so client lag counts against us;
+2. saturation: ``--concurrency`` closed-loop clients for ``--saturation`` seconds; throughput.
+
+Targets (2-core machine): evaluation p99 < 50 ms at 100 req/s; evaluation p50 within 3x healthz p50.
+Responses with status ``manual_review`` (the two evaluators disagreed, or the engine failed) are counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+
+
+@dataclass
+class Phase:
+    name: str
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    manual_review: int = 0
+    elapsed_s: float = 0.0
+
+    def error(self, kind: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+    def quantile(self, q: float) -> float:
+        data = sorted(self.latencies_ms)
+        if not data:
+            return float("nan")
+        return data[min(len(data) - 1, round(q * (len(data) - 1)))]
+
+    def row(self) -> str:
+        n = len(self.latencies_ms)
+        rate = n / self.elapsed_s if self.elapsed_s else 0.0
+        mean = statistics.fmean(self.latencies_ms) if n else float("nan")
+        errors = ", ".join(f"{k}: {v}" for k, v in sorted(self.errors.items())) or "none"
+        return (
+            f"{self.name:<34} {n:>6} {rate:>8.1f} {self.quantile(0.5):>8.2f} {self.quantile(0.95):>8.2f} "
+            f"{self.quantile(0.99):>8.2f} {mean:>8.2f}  manual_review {self.manual_review}; errors {errors}"
+        )
+
+
+HEADER = f"{'phase':<34} {'ok':>6} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8}"
+
+
+def patients() -> list[bytes]:
+    files = sorted((ROOT / "examples" / "patients").glob("*.json"))
+    bodies = [f.read_bytes() for f in files]
+    if not bodies:
+        sys.path.insert(0, str(ROOT / "src"))
+        from painpath.api.examples import FACTS_EXAMPLES  # noqa: PLC0415 - only when the examples are absent
+
+        bodies = [json.dumps(e["value"]).encode() for e in FACTS_EXAMPLES.values()]
+    return bodies
+
+
+def start_server(env: dict[str, str], log: Path | None) -> tuple[subprocess.Popen[str], str]:
+    stderr = log.open("w") if log else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "painpath.api.server", "--host", "127.0.0.1", "--port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "serving http://" in line:
+            return proc, line.split("serving ", 1)[1].split()[0].rstrip(";")
+    proc.wait()
+    raise SystemExit(f"server did not start (exit {proc.returncode}); run it by hand to see why")
+
+
+async def one(
+    client: httpx.AsyncClient, phase: Phase, method: str, url: str, body: bytes | None, scheduled: float, expect: int
+) -> None:
+    try:
+        if body is None:
+            response = await client.request(method, url)
+        else:
+            response = await client.request(method, url, content=body, headers={"content-type": "application/json"})
+    except httpx.HTTPError as exc:
+        phase.error(type(exc).__name__)
+        return
+    latency = (time.perf_counter() - scheduled) * 1e3
+    if response.status_code != expect:
+        phase.error(str(response.status_code))
+        return
+    if body is not None and b'"status":"manual_review"' in response.content[:400]:
+        phase.manual_review += 1
+    phase.latencies_ms.append(latency)
+
+
+async def fixed_rate(
+    client: httpx.AsyncClient,
+    name: str,
+    method: str,
+    url: str,
+    bodies: list[bytes] | None,
+    rate: float,
+    duration: float,
+    expect: int,
+) -> Phase:
+    phase = Phase(name)
+    n = int(rate * duration)
+    start = time.perf_counter() + 0.05
+    tasks = []
+    for i in range(n):
+        scheduled = start + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        body = bodies[i % len(bodies)] if bodies else None
+        tasks.append(asyncio.create_task(one(client, phase, method, url, body, scheduled, expect)))
+    await asyncio.gather(*tasks)
+    phase.elapsed_s = time.perf_counter() - start
+    return phase
+
+
+async def saturate(
+    client: httpx.AsyncClient,
+    name: str,
+    method: str,
+    url: str,
+    bodies: list[bytes] | None,
+    concurrency: int,
+    duration: float,
+    expect: int,
+) -> Phase:
+    phase = Phase(name)
+    stop = time.perf_counter() + duration
+    counter = iter(range(1 << 62))
+
+    async def worker() -> None:
+        while time.perf_counter() < stop:
+            i = next(counter)
+            body = bodies[i % len(bodies)] if bodies else None
+            await one(client, phase, method, url, body, time.perf_counter(), expect)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    phase.elapsed_s = time.perf_counter() - started
+    return phase
+
+
+async def drive(base: str, token: str, args: argparse.Namespace) -> list[Phase]:
+    bodies = patients()
+    limits = httpx.Limits(max_connections=max(64, args.concurrency), max_keepalive_connections=64)
+    headers = {"authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30) as client:
+        for i in range(50):  # warm up connections, caches and the threadpool
+            await client.post(
+                "/v1/evaluations", content=bodies[i % len(bodies)], headers={"content-type": "application/json"}
+            )
+            await client.get("/healthz")
+        return [
+            await fixed_rate(
+                client,
+                f"POST /v1/evaluations @ {args.rate:g}/s",
+                "POST",
+                "/v1/evaluations",
+                bodies,
+                args.rate,
+                args.duration,
+                201,
+            ),
+            await fixed_rate(
+                client, f"GET /healthz @ {args.rate:g}/s", "GET", "/healthz", None, args.rate, args.duration, 200
+            ),
+            await saturate(
+                client,
+                f"POST /v1/evaluations x{args.concurrency} clients",
+                "POST",
+                "/v1/evaluations",
+                bodies,
+                args.concurrency,
+                args.saturation,
+                201,
+            ),
+            await saturate(
+                client,
+                f"GET /healthz x{args.concurrency} clients",
+                "GET",
+                "/healthz",
+                None,
+                args.concurrency,
+                args.saturation,
+                200,
+            ),
+        ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=100.0, help="requests per second in the fixed-rate phases")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per fixed-rate phase")
+    parser.add_argument("--saturation", type=float, default=10.0, help="seconds per saturation phase")
+    parser.add_argument("--concurrency", type=int, default=16, help="closed-loop clients at saturation")
+    parser.add_argument("--database-url", help="benchmark against this database instead of a fresh SQLite file")
+    parser.add_argument("--server-log", type=Path, help="keep the server's JSON log in this file")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="painpath-bench-") as data:
+        env = {**os.environ, "PAINPATH_DATA_DIR": data, "PAINPATH_LOG_LEVEL": "INFO"}
+        env.pop("PAINPATH_DEV_MODE", None)
+        if args.database_url:
+            env["PAINPATH_DATABASE_URL"] = args.database_url
+        else:
+            env.pop("PAINPATH_DATABASE_URL", None)
+        token = subprocess.run(
+            [PYTHON, "-m", "painpath.api.keys", "create", "--role", "clinician", "--name", "bench"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        proc, base = start_server(env, args.server_log)
+        try:
+            phases = asyncio.run(drive(base, token, args))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+    database = f"database {args.database_url.split('@')[-1]}" if args.database_url else "SQLite WAL, synchronous=FULL"
+    print(f"painpath HTTP benchmark: {base} ({database}); {os.cpu_count()} CPUs; client and server on one machine")
+    print(HEADER)
+    for phase in phases:
+        print(phase.row())
+    evaluation, health = phases[0], phases[1]
+    ratio = evaluation.quantile(0.5) / health.quantile(0.5)
+    p99_ok = evaluation.quantile(0.99) < 50
+    print(
+        f"evaluation p99 {evaluation.quantile(0.99):.2f} ms (target < 50: {'met' if p99_ok else 'MISSED'}); "
+        f"evaluation p50 / healthz p50 = {ratio:.2f} (target <= 3: {'met' if ratio <= 3 else 'MISSED'})"
+    )
+    print(
+        f"throughput at saturation: evaluations {len(phases[2].latencies_ms) / phases[2].elapsed_s:.1f} req/s, "
+        f"healthz {len(phases[3].latencies_ms) / phases[3].elapsed_s:.1f} req/s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""The ASGI application factory.
+
+``create_app`` loads and compiles the rules first and refuses to build an app if they are invalid
+(``RulesValidationError``: fail closed), then opens and migrates the database (``StoreUnavailable``).
+Both happen before a socket is bound, so a service that is listening can always evaluate.
+``uvicorn --factory painpath.api.app:create_app`` works too; ``painpath.api.server.serve`` is the
+supported way to run it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp
+
+from painpath import __version__
+from painpath.api.evaluation import Evaluator, WorkerPool
+from painpath.api.limits import BodyLimitMiddleware
+from painpath.api.openapi import build_openapi
+from painpath.api.problems import install_problem_handlers
+from painpath.api.requestlog import RequestLogMiddleware
+from painpath.api.routes import evaluations, guidelines, operations, rules
+from painpath.api.settings import Settings
+from painpath.api.state import Services
+from painpath.engine.engine import Engine
+from painpath.errors import EngineError, RulesValidationError
+from painpath.store import open_store
+
+DESCRIPTION = """\
+Guideline-based clinical decision support for chronic musculoskeletal pain.
+
+`POST /v1/evaluations` takes facts about one patient and returns a decision: red flags first, then
+Pain Management Programme eligibility, pathways and best-practice adherence, each with the rules that
+fired, why, the facts they used, their citations and the facts still missing. Every decision is
+recorded and can be read back unchanged. Errors are RFC 9457 problem documents.
+
+Authenticate with `Authorization: Bearer <API key>`. Roles: **clinician** (evaluate), **triage**
+(evaluate, read stored decisions), **auditor** (read stored decisions), **admin** (everything).
+Every role may read rules and guidelines.
+"""
+
+TAGS = [
+    {"name": "evaluations", "description": "Issue decisions and read them back."},
+    {"name": "rules", "description": "The loaded ruleset: conditions, citations, test vectors."},
+    {"name": "guidelines", "description": "The sources the rules cite."},
+    {"name": "operations", "description": "Probes and versions (no authentication)."},
+]
+
+
+class PainpathAPI(FastAPI):
+    """FastAPI with painpath's OpenAPI document and the request log outside every other layer."""
+
+    def __init__(self, services: Services, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.state.services = services
+        self._services = services
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            self.openapi_schema = build_openapi(self, self._services.engine)
+        return self.openapi_schema
+
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside Starlette's ServerErrorMiddleware, so even an escaping exception is logged our way.
+        return RequestLogMiddleware(super().build_middleware_stack(), self._services.engine.ruleset.content_hash)
+
+
+def load_services(settings: Settings) -> Services:
+    """Load the rules (fail closed) here and in the evaluation workers, then open and migrate the database."""
+    workers = settings.evaluation_workers
+    pool = WorkerPool(workers, settings.rules_dir, settings.site_config, settings.log_level) if workers else None
+    try:
+        try:
+            engine = Engine.from_directory(settings.rules_dir, site_config=settings.site_config)
+        except EngineError as exc:  # compiling for durable-rules failed: as invalid as a validation error
+            raise RulesValidationError(
+                f"the rules in {settings.rules_dir} cannot be compiled: {exc.summary}", exc.problems
+            ) from exc
+        evaluator = Evaluator(engine, pool)
+        evaluator.check_workers()
+        store = open_store(settings.resolved_database_url)
+    except BaseException:
+        if pool is not None:
+            pool.close()
+        raise
+    return Services(settings=settings, engine=engine, store=store, evaluator=evaluator)
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """The painpath API. Raises ``RulesValidationError``, ``StoreUnavailable`` or ``ServiceConfigError``."""
+    settings = settings or Settings.from_env()
+    services = services or load_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        services.evaluator.close()
+        services.store.close()
+
+    app = PainpathAPI(
+        services,
+        title="painpath",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+        summary="Clinical decision support for chronic musculoskeletal pain",
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    install_problem_handlers(app)
+    for module in (evaluations, rules, guidelines, operations):
+        app.include_router(module.router)
+    app.openapi()  # built now: a broken document should stop the start, not the first client
+    return app

@@ -1,0 +1,209 @@
+"""Where decisions are computed: in the server process, or in a pool of worker processes.
+
+Evaluating and rendering a decision is pure CPU work under one GIL (about 7 ms for the 124-rule
+ruleset), so a single process tops out near 85 decisions a second whatever the HTTP layer does.
+With ``workers > 0`` each worker process loads the same rules directory, and the service refuses to
+start unless every worker reports the ruleset hash the server itself loaded (fail closed: one
+service, one ruleset). Workers only compute; the server process records every decision, so the
+decision log keeps a single writer.
+
+A worker returns plain data (``Evaluated`` or ``Rejected``), never an exception, so problems with
+the facts cross the process boundary intact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import gc
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio.to_thread
+import orjson
+import structlog
+
+from painpath.engine.engine import Engine
+from painpath.engine.render import decision_to_dict
+from painpath.errors import FactsValidationError, PainpathError, Problem, RulesValidationError
+from painpath.facts import parse_facts_json
+from painpath.logging import configure_logging
+
+log = structlog.get_logger("painpath.api")
+
+_IN_PROCESS_THREADS = 4
+"""Threads evaluating in the server process: more only contend for the GIL and make latency spiky."""
+
+
+class EvaluationUnavailable(PainpathError):
+    """The evaluation workers have failed; no decision can be issued until the service restarts."""
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """A decision, rendered once (``body``), with what the decision log records beside it."""
+
+    decision_id: str
+    created_at: datetime.datetime
+    status: str
+    engine_version: str
+    ruleset_name: str
+    ruleset_version: str
+    ruleset_hash: str
+    parameters: bytes
+    body: bytes
+    compute_ms: float
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The facts were invalid: ``(location, message, suggestion)`` for each problem."""
+
+    problems: tuple[tuple[str, str, str | None], ...]
+
+    def error(self) -> FactsValidationError:
+        return FactsValidationError("invalid patient facts", [Problem(*p) for p in self.problems])
+
+
+def evaluate_raw(engine: Engine, raw: bytes) -> Evaluated | Rejected:
+    """Parse the JSON facts in ``raw``, evaluate them and render the decision (compact UTF-8 JSON)."""
+    started = time.perf_counter()
+    try:
+        raw.decode("utf-8")  # the decision log stores the body as text
+        facts = parse_facts_json(raw)
+    except UnicodeDecodeError:
+        return Rejected((("(root)", "the body is not UTF-8", None),))
+    except FactsValidationError as exc:
+        return Rejected(tuple((p.location, p.message, p.suggestion) for p in exc.problems))
+    decision = engine.evaluate(facts)
+    document = decision_to_dict(decision)
+    return Evaluated(
+        decision_id=decision.decision_id,
+        created_at=datetime.datetime.fromisoformat(decision.created_at),
+        status=decision.status,
+        engine_version=decision.engine_version,
+        ruleset_name=decision.ruleset_name,
+        ruleset_version=decision.ruleset_version,
+        ruleset_hash=decision.ruleset_hash,
+        parameters=orjson.dumps(document["parameters"]),
+        body=orjson.dumps(document),
+        compute_ms=round((time.perf_counter() - started) * 1e3, 3),
+    )
+
+
+# -- worker processes ------------------------------------------------------------------------------
+
+_PARENT_POLL_SECONDS = 0.5
+_worker_engine: Engine | None = None
+"""The engine of this worker process (set once by ``_start_worker``; unused in the server process)."""
+_worker_error: str | None = None
+
+
+def _exit_with_parent(parent: int) -> None:
+    # A worker waits on a queue it also holds the writing end of, so it would never notice a server
+    # killed with SIGKILL: poll for the change of parent instead.
+    while True:
+        time.sleep(_PARENT_POLL_SECONDS)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def _start_worker(rules_dir: str, site_config: str | None, log_level: str) -> None:
+    global _worker_engine, _worker_error  # noqa: PLW0603 - one engine per worker process, set by the pool initializer
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
+    configure_logging(log_level)
+    try:
+        _worker_engine = Engine.from_directory(Path(rules_dir), site_config=Path(site_config) if site_config else None)
+    except PainpathError as exc:  # reported by the server process, which loads the same rules and says why
+        _worker_error = exc.summary
+        return
+    gc.collect()
+    gc.freeze()  # the compiled rules are long-lived; keep full collections off the request path
+
+
+def _worker_ruleset_hash() -> str:
+    if _worker_engine is None:
+        raise RulesValidationError(f"an evaluation worker could not load the rules: {_worker_error}")
+    return _worker_engine.ruleset.content_hash
+
+
+def _worker_evaluate(raw: bytes, request_id: str) -> Evaluated | Rejected:
+    if _worker_engine is None:
+        raise EvaluationUnavailable("this evaluation worker has no rules loaded")
+    with structlog.contextvars.bound_contextvars(request_id=request_id):
+        return evaluate_raw(_worker_engine, raw)
+
+
+class WorkerPool:
+    """Worker processes, each loading the rules as soon as it starts (in parallel with the server)."""
+
+    def __init__(self, workers: int, rules_dir: Path, site_config: Path | None, log_level: str) -> None:
+        self.size = workers
+        self.executor = ProcessPoolExecutor(
+            max_workers=workers,
+            # spawn: a fresh interpreter per worker; forking a process that has threads is unsafe.
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(str(rules_dir), str(site_config) if site_config else None, log_level),
+        )
+        # One call per worker starts them all now; their answers are checked by ``Evaluator``.
+        self.hashes = [self.executor.submit(_worker_ruleset_hash) for _ in range(workers)]
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+class Evaluator:
+    """Computes decisions for the server: in worker processes when given a pool, else in threads."""
+
+    def __init__(self, engine: Engine, pool: WorkerPool | None = None) -> None:
+        self.engine = engine
+        self.pool = pool
+        self._limiter = anyio.CapacityLimiter(_IN_PROCESS_THREADS)
+        self.broken = False
+
+    @property
+    def workers(self) -> int:
+        return self.pool.size if self.pool else 0
+
+    def check_workers(self) -> None:
+        """Wait until every worker has loaded the rules; refuse if any failed or loaded another ruleset."""
+        if self.pool is None:
+            return
+        try:
+            hashes = {f.result() for f in self.pool.hashes}
+        except BrokenProcessPool as exc:
+            self.close()
+            raise RulesValidationError("the evaluation workers stopped while loading the rules") from exc
+        except RulesValidationError:
+            self.close()
+            raise
+        if hashes != {self.engine.ruleset.content_hash}:
+            self.close()
+            raise RulesValidationError(
+                "the evaluation workers loaded a different ruleset than the server (did the rules change while "
+                f"starting?): {sorted(h[:12] for h in hashes)} vs {self.engine.ruleset.content_hash[:12]}"
+            )
+
+    async def evaluate(self, raw: bytes, request_id: str) -> Evaluated | Rejected:
+        """Evaluate one body; raises ``EvaluationUnavailable`` if the workers have died."""
+        if self.pool is None:
+            return await anyio.to_thread.run_sync(evaluate_raw, self.engine, raw, limiter=self._limiter)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self.pool.executor, _worker_evaluate, raw, request_id
+            )
+        except BrokenProcessPool:
+            self.broken = True
+            log.error("evaluation_workers_broken")
+            raise EvaluationUnavailable("the evaluation workers have stopped; restart the service") from None
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()

@@ -1,0 +1,66 @@
+"""Issuing a decision: evaluate (``Evaluator``), then record, then answer, in that order.
+
+A decision is returned to the caller only after it is committed to the decision log; if the log
+cannot be written the request fails (503) and no decision is issued. The bytes returned are the
+bytes stored, so ``GET /v1/evaluations/{id}`` serves exactly what ``POST`` issued.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import structlog
+from starlette.concurrency import run_in_threadpool
+
+from painpath.api.auth import Caller
+from painpath.api.evaluation import Evaluator, Rejected
+from painpath.store import DecisionLog, DecisionRecord
+
+log = structlog.get_logger("painpath.api")
+
+
+@dataclass(frozen=True)
+class IssuedDecision:
+    decision_id: str
+    status: str
+    body: bytes
+    """The decision JSON (UTF-8) as stored."""
+
+
+async def issue_decision(
+    evaluator: Evaluator, decisions: DecisionLog, raw: bytes, caller: Caller, request_id: str
+) -> IssuedDecision:
+    """Evaluate the facts in ``raw`` (JSON) for ``caller`` and record the decision.
+
+    Raises ``FactsValidationError`` (bad facts), ``StoreUnavailable`` (not recorded, so not issued)
+    or ``EvaluationUnavailable`` (the evaluation workers have died).
+    """
+    started = time.perf_counter()
+    result = await evaluator.evaluate(raw, request_id)
+    if isinstance(result, Rejected):
+        raise result.error()
+    record = DecisionRecord(
+        decision_id=result.decision_id,
+        created_at=result.created_at,
+        caller_key_id=caller.key_id,
+        status=result.status,
+        engine_version=result.engine_version,
+        ruleset_name=result.ruleset_name,
+        ruleset_version=result.ruleset_version,
+        ruleset_hash=result.ruleset_hash,
+        parameters=result.parameters.decode("utf-8"),
+        input_facts=raw.decode("utf-8"),
+        output_json=result.body.decode("utf-8"),
+    )
+    await run_in_threadpool(decisions.append, record)
+    log.info(
+        "decision_issued",
+        decision_id=result.decision_id,
+        status=result.status,
+        ruleset_hash=result.ruleset_hash[:12],
+        caller=caller.key_id,
+        compute_ms=result.compute_ms,
+        latency_ms=round((time.perf_counter() - started) * 1e3, 3),
+    )
+    return IssuedDecision(decision_id=result.decision_id, status=result.status, body=result.body)

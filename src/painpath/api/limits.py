@@ -1,0 +1,94 @@
+"""Request body limits (413) and content-type checks (415).
+
+The body limit is enforced in an ASGI middleware: a declared ``Content-Length`` over the limit is
+refused before any of the body is read, and a body without one (chunked) is counted as it streams
+in and refused as soon as it passes the limit. Nothing over the limit is ever held in memory.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from painpath.api.problems import ApiProblem, problem_response, problem_type
+
+JSON_MEDIA_TYPE = "application/json"
+
+
+class RequestBodyTooLarge(ApiProblem):
+    """The request body passed the configured limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            413,
+            "body-too-large",
+            "Request body too large",
+            f"request bodies are limited to {limit} bytes",
+            headers={"Connection": "close"},
+        )
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies larger than ``max_bytes`` without reading them whole."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            problem = RequestBodyTooLarge(self.max_bytes)
+            response = problem_response(
+                413,
+                problem.title,
+                type_=problem_type(problem.slug),
+                detail=problem.detail,
+                instance=scope.get("path"),
+                headers=problem.headers,
+            )
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise RequestBodyTooLarge(self.max_bytes)
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+async def json_body(request: Request) -> bytes:
+    """The request body, which must be declared ``application/json`` (UTF-8)."""
+    content_type = request.headers.get("content-type", "")
+    media_type, _, params = content_type.partition(";")
+    charset = next(
+        (
+            v.strip().strip('"').lower()
+            for k, _, v in (p.partition("=") for p in params.split(";"))
+            if k.strip().lower() == "charset"
+        ),
+        "utf-8",
+    )
+    if media_type.strip().lower() != JSON_MEDIA_TYPE or charset not in ("utf-8", "utf8"):
+        raise ApiProblem(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send the patient facts as Content-Type: application/json (UTF-8)",
+            headers={"Accept-Post": JSON_MEDIA_TYPE},
+        )
+    return await request.body()
+
+
+JsonBody = Annotated[bytes, Depends(json_body)]

@@ -1,0 +1,50 @@
+"""Probes and version: ``/healthz`` (process up), ``/readyz`` (rules and database), ``/version``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from painpath import __version__
+from painpath.api import presenters
+from painpath.api.deps import ServicesDep
+from painpath.api.models import HealthReport, ReadinessReport, VersionInfo
+from painpath.store import StoreUnavailable
+
+router = APIRouter(tags=["operations"])
+API_VERSION = "v1"
+
+
+@router.get("/healthz", response_model=HealthReport, operation_id="healthz", summary="Liveness: the process is up")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    response_model=ReadinessReport,
+    operation_id="readyz",
+    summary="Readiness: rules loaded and database reachable",
+    responses={503: {"model": ReadinessReport, "description": "Not ready; `checks` says why."}},
+)
+async def readyz(services: ServicesDep) -> JSONResponse:
+    checks = {"rules": "ok" if services.engine.ruleset.rules else "no active rules"}
+    try:
+        await run_in_threadpool(services.store.ping)
+        checks["database"] = "ok"
+    except StoreUnavailable as exc:
+        checks["database"] = "; ".join(p.message for p in exc.problems) or exc.summary
+    if services.evaluator.workers:
+        checks["evaluation"] = "stopped" if services.evaluator.broken else "ok"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503
+    )
+
+
+@router.get("/version", response_model=VersionInfo, operation_id="version", summary="Package, API and ruleset versions")
+async def version(services: ServicesDep) -> dict[str, Any]:
+    return {"painpath": __version__, "api": API_VERSION, "ruleset": presenters.ruleset_ref(services.engine.ruleset)}

@@ -1,0 +1,114 @@
+"""Service settings, read from the environment (``PAINPATH_*``) once at startup.
+
+=========================  ===========================================  ==========================
+Variable                   Meaning                                      Default
+=========================  ===========================================  ==========================
+PAINPATH_HOST              address to bind                              127.0.0.1
+PAINPATH_PORT              port to bind (0: any free port)              8000
+PAINPATH_DATA_DIR          where the embedded SQLite database lives     ./data
+PAINPATH_DATABASE_URL      SQLAlchemy URL (``postgresql://...``)        SQLite file in the data dir
+PAINPATH_RULES_DIR         rules directory                              the repository's rules/
+PAINPATH_SITE_CONFIG       site configuration (parameter overrides)     none
+PAINPATH_MAX_BODY_BYTES    largest accepted request body                1048576 (1 MiB)
+PAINPATH_WORKERS           evaluation worker processes (0: in-process)  CPU count (0 on one CPU)
+PAINPATH_DEV_MODE          1: no API keys (loopback binding only)       0
+PAINPATH_LOG_LEVEL         structured log level                         INFO
+=========================  ===========================================  ==========================
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from painpath.errors import PainpathError, Problem
+from painpath.paths import default_rules_dir
+from painpath.store import default_database_url
+
+_ENV = {
+    "host": "PAINPATH_HOST",
+    "port": "PAINPATH_PORT",
+    "data_dir": "PAINPATH_DATA_DIR",
+    "database_url": "PAINPATH_DATABASE_URL",
+    "rules_dir": "PAINPATH_RULES_DIR",
+    "site_config": "PAINPATH_SITE_CONFIG",
+    "max_body_bytes": "PAINPATH_MAX_BODY_BYTES",
+    "workers": "PAINPATH_WORKERS",
+    "dev_mode": "PAINPATH_DEV_MODE",
+    "log_level": "PAINPATH_LOG_LEVEL",
+}
+
+
+class ServiceConfigError(PainpathError):
+    """The service settings are invalid or unsafe; the service does not start."""
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseModel):
+    """Everything the service needs to start; immutable once read."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    rules_dir: Path = Field(default_factory=default_rules_dir)
+    site_config: Path | None = None
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    workers: int | None = Field(default=None, ge=0, le=64)
+    dev_mode: bool = False
+    log_level: str = Field(default="INFO", pattern=r"(?i)^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+
+    @property
+    def resolved_database_url(self) -> str:
+        """``database_url``, or the embedded SQLite file in ``data_dir``."""
+        return self.database_url or default_database_url(self.data_dir)
+
+    @property
+    def evaluation_workers(self) -> int:
+        """``workers``, or by default one per CPU (none on a single CPU, where a pool only adds overhead)."""
+        if self.workers is not None:
+            return self.workers
+        cpus = os.cpu_count() or 1
+        return cpus if cpus > 1 else 0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Read ``PAINPATH_*`` variables; ``overrides`` (e.g. command-line options) win over them."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {field: env[var] for field, var in _ENV.items() if env.get(var, "") != ""}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            settings = cls.model_validate(values)
+        except ValidationError as exc:
+            raise ServiceConfigError(
+                "invalid service settings",
+                [
+                    Problem(_ENV.get(str(e["loc"][0]), str(e["loc"][0])) if e["loc"] else "(settings)", e["msg"])
+                    for e in exc.errors(include_url=False)
+                ],
+            ) from None
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse unsafe combinations: development mode (no API keys) bound to a non-loopback address."""
+        if self.dev_mode and not is_loopback(self.host):
+            raise ServiceConfigError(
+                "refusing to start: development mode (no API keys) may only bind to a loopback address",
+                [Problem("PAINPATH_HOST", f"{self.host} is not a loopback address", "127.0.0.1")],
+            )

@@ -1,0 +1,22 @@
+"""What the running service holds: its settings, the loaded engine and the open store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from painpath.api.auth import VerifiedKeys
+from painpath.api.evaluation import Evaluator
+from painpath.api.settings import Settings
+from painpath.engine.engine import Engine
+from painpath.store import Store
+
+
+@dataclass(frozen=True)
+class Services:
+    """Built once by ``create_app``; handed to routes through ``deps``."""
+
+    settings: Settings
+    engine: Engine
+    store: Store
+    evaluator: Evaluator
+    verified_keys: VerifiedKeys = field(default_factory=VerifiedKeys)

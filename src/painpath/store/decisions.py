@@ -1,0 +1,110 @@
+"""The decision log: every issued decision, append-only, returned exactly as it was issued."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import threading
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, func, insert, select
+
+from painpath.store.database import unavailable_on_error
+from painpath.store.tables import decisions
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """One issued decision. ``caller_key_id`` identifies the API key, never the patient."""
+
+    decision_id: str
+    created_at: datetime.datetime
+    caller_key_id: str
+    status: str
+    engine_version: str
+    ruleset_name: str
+    ruleset_version: str
+    ruleset_hash: str
+    parameters: str
+    """JSON text: each parameter's value, source and citations."""
+    input_facts: str
+    """The request body exactly as received."""
+    output_json: str
+    """The decision JSON exactly as issued (the API serves these bytes again)."""
+
+    @property
+    def output_sha256(self) -> str:
+        return hashlib.sha256(self.output_json.encode("utf-8")).hexdigest()
+
+
+def _utc(value: datetime.datetime) -> datetime.datetime:
+    # SQLite hands timestamps back naive; they were written in UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=datetime.UTC)
+
+
+_INSERT = insert(decisions)  # built once: per-call statement construction costs more than the insert
+
+
+class DecisionLog:
+    """Append and read decision records; each append is its own committed transaction."""
+
+    def __init__(self, engine: Engine, *, serialise_writes: bool = False) -> None:
+        self._engine = engine
+        # SQLite has one write lock per database; threads that collide on it back off in sleeps of
+        # up to 100 ms (its busy handler). Queueing writers on a Python lock instead keeps latency flat.
+        self._write_lock: contextlib.AbstractContextManager[object] = (
+            threading.Lock() if serialise_writes else contextlib.nullcontext()
+        )
+
+    def append(self, record: DecisionRecord) -> None:
+        """Commit ``record``; when this returns the decision is durable. Raises ``StoreUnavailable``."""
+        with self._write_lock, unavailable_on_error("recording a decision"), self._engine.begin() as conn:
+            conn.execute(
+                _INSERT,
+                {
+                    "decision_id": record.decision_id,
+                    "created_at": record.created_at,
+                    "caller_key_id": record.caller_key_id,
+                    "status": record.status,
+                    "engine_version": record.engine_version,
+                    "ruleset_name": record.ruleset_name,
+                    "ruleset_version": record.ruleset_version,
+                    "ruleset_hash": record.ruleset_hash,
+                    "parameters": record.parameters,
+                    "input_facts": record.input_facts,
+                    "output_json": record.output_json,
+                    "output_sha256": record.output_sha256,
+                },
+            )
+
+    def output(self, decision_id: str) -> str | None:
+        """The decision JSON exactly as issued, or ``None`` if no such decision was recorded."""
+        with unavailable_on_error("reading a decision"), self._engine.connect() as conn:
+            value = conn.execute(select(decisions.c.output_json).where(decisions.c.decision_id == decision_id)).scalar()
+        return None if value is None else str(value)
+
+    def get(self, decision_id: str) -> DecisionRecord | None:
+        """The whole record, or ``None``."""
+        with unavailable_on_error("reading a decision"), self._engine.connect() as conn:
+            row = conn.execute(select(decisions).where(decisions.c.decision_id == decision_id)).mappings().first()
+        if row is None:
+            return None
+        return DecisionRecord(
+            decision_id=row["decision_id"],
+            created_at=_utc(row["created_at"]),
+            caller_key_id=row["caller_key_id"],
+            status=row["status"],
+            engine_version=row["engine_version"],
+            ruleset_name=row["ruleset_name"],
+            ruleset_version=row["ruleset_version"],
+            ruleset_hash=row["ruleset_hash"],
+            parameters=row["parameters"],
+            input_facts=row["input_facts"],
+            output_json=row["output_json"],
+        )
+
+    def count(self) -> int:
+        """How many decisions are recorded."""
+        with unavailable_on_error("counting decisions"), self._engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(decisions)).scalar_one())

@@ -1,0 +1,1 @@
+"""Alembic migrations of the painpath database (applied by ``painpath.store.migrate``)."""

@@ -1,0 +1,43 @@
+"""The tables, as SQLAlchemy Core. Migrations in ``migrations/versions`` must produce exactly these."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, Text
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("decision_id", String(36), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("caller_key_id", String(64), nullable=False, comment="API key id of the caller; never a patient id"),
+    Column("status", String(32), nullable=False),
+    Column("engine_version", String(32), nullable=False),
+    Column("ruleset_name", String(128), nullable=False),
+    Column("ruleset_version", String(32), nullable=False),
+    Column("ruleset_hash", String(64), nullable=False),
+    Column("parameters", Text, nullable=False, comment="JSON: parameter values, sources and citations"),
+    Column("input_facts", Text, nullable=False, comment="the request body exactly as received"),
+    Column("output_json", Text, nullable=False, comment="the decision exactly as issued"),
+    Column("output_sha256", String(64), nullable=False),
+    Index("ix_decisions_created_at", "created_at"),
+    Index("ix_decisions_ruleset_hash", "ruleset_hash"),
+    Index("ix_decisions_caller_key_id", "caller_key_id"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("token_sha256", String(64), nullable=False, comment="sha256 of the token; the token is never stored"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)

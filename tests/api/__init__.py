@@ -1,0 +1,1 @@
+"""Tests of the HTTP service, end to end through the real uvicorn server."""

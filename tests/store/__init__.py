@@ -1,0 +1,1 @@
+"""Tests of the decision log and key store on SQLite and PostgreSQL."""
