@@ -16,9 +16,10 @@ from typing import Any
 
 import structlog
 
+from painpath.engine import ir
 from painpath.engine.engine import Engine
 from painpath.engine.loader import load_ruleset
-from painpath.engine.render import decision_to_dict, decision_to_text
+from painpath.engine.render import decision_to_dict, decision_to_text, rule_summary
 from painpath.engine.vectors import run_vectors
 from painpath.errors import FactsValidationError, PainpathError, RulesValidationError
 from painpath.facts import parse_facts_json
@@ -109,25 +110,9 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     return EXIT_VECTORS if report.failed else EXIT_OK
 
 
-def rules_listing(engine_rules: Any) -> list[dict[str, Any]]:
+def rules_listing(ruleset: ir.RulesetIR) -> list[dict[str, Any]]:
     """The rules index: id, version, title, stratum, cites and vector counts per expectation."""
-    out = []
-    for rule in engine_rules.rules:
-        counts = {k: sum(1 for v in rule.vectors if v.expect == k) for k in ("fired", "not_fired", "undetermined")}
-        out.append(
-            {
-                "id": rule.id,
-                "version": rule.version,
-                "title": rule.title,
-                "status": rule.status,
-                "stratum": rule.stratum,
-                "conclusion": rule.concludes.kind,
-                "cites": list(rule.cites),
-                "vectors": counts,
-                "file": rule.file,
-            }
-        )
-    return out
+    return [rule_summary(rule) for rule in ruleset.rules]
 
 
 def cmd_rules_list(args: argparse.Namespace) -> int:
@@ -146,20 +131,12 @@ def cmd_rules_list(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    # Imported here so the other commands never load FastAPI or the database layer.
-    from painpath.api.server import serve  # noqa: PLC0415
-    from painpath.api.settings import ServiceConfigError  # noqa: PLC0415
-    from painpath.store import StoreUnavailable  # noqa: PLC0415
+    # Imported here so the other commands never load FastAPI or the database layer; the server's own
+    # entry point maps its errors to the same exit codes as this CLI.
+    from painpath.api.server import main as serve_main  # noqa: PLC0415
 
-    try:
-        serve(args.host, args.port, dev_mode=True if args.dev else None)
-    except ServiceConfigError as exc:
-        print(f"painpath: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except StoreUnavailable as exc:
-        print(f"painpath: database unavailable: {exc}", file=sys.stderr)
-        return EXIT_REVIEW
-    return EXIT_OK
+    argv = [*(["--host", args.host] if args.host else []), *(["--port", str(args.port)] if args.port else [])]
+    return serve_main([*argv, *(["--dev"] if args.dev else [])])
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,8 +11,7 @@ from typing import Any
 
 from painpath.engine import ir
 from painpath.engine.language import Guideline
-
-_EXPECTATIONS = ("fired", "not_fired", "undetermined")
+from painpath.engine.render import rule_summary
 
 
 def _jsonable(value: Any) -> Any:
@@ -23,22 +22,6 @@ def _jsonable(value: Any) -> Any:
 
 def ruleset_ref(ruleset: ir.RulesetIR) -> dict[str, str]:
     return {"name": ruleset.name, "version": ruleset.version, "content_hash": ruleset.content_hash}
-
-
-def rule_summary(rule: ir.Rule) -> dict[str, Any]:
-    """One line of the rules index."""
-    counts = {k: sum(1 for v in rule.vectors if v.expect == k) for k in _EXPECTATIONS}
-    return {
-        "id": rule.id,
-        "version": rule.version,
-        "title": rule.title,
-        "status": rule.status,
-        "stratum": rule.stratum,
-        "conclusion": rule.concludes.kind,
-        "cites": list(rule.cites),
-        "vectors": counts,
-        "file": rule.file,
-    }
 
 
 def rules_index(ruleset: ir.RulesetIR) -> dict[str, Any]:

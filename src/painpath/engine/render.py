@@ -43,6 +43,22 @@ def _params(decision: Decision) -> dict[str, Any]:
     return {name: use.value for name, use in decision.parameters.items()}
 
 
+def rule_summary(rule: ir.Rule) -> dict[str, Any]:
+    """One entry of the rules index: id, version, title, stratum, cites and vector counts per expectation."""
+    counts = {k: sum(1 for v in rule.vectors if v.expect == k) for k in ("fired", "not_fired", "undetermined")}
+    return {
+        "id": rule.id,
+        "version": rule.version,
+        "title": rule.title,
+        "status": rule.status,
+        "stratum": rule.stratum,
+        "conclusion": rule.concludes.kind,
+        "cites": list(rule.cites),
+        "vectors": counts,
+        "file": rule.file,
+    }
+
+
 def rule_ref(rule: ir.Rule) -> dict[str, Any]:
     return {"id": rule.id, "version": rule.version, "cites": list(rule.cites)}
 
