@@ -74,7 +74,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             if len(args.files) > 1:
                 sys.stdout.write("\n")
         else:
-            sys.stdout.write(json.dumps(decision_to_dict(decision), indent=2 if args.pretty else None) + "\n")
+            sys.stdout.write(
+                json.dumps(decision_to_dict(decision, trace=args.trace), indent=2 if args.pretty else None) + "\n"
+            )
         if decision.status != "ok":
             code = EXIT_REVIEW
     return code
@@ -148,6 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("files", nargs="+", metavar="FILE", help="patient facts JSON file, or - for stdin")
     ev.add_argument("--format", choices=("json", "text"), default="json")
     ev.add_argument("--pretty", action="store_true", help="indent JSON output")
+    ev.add_argument(
+        "--trace",
+        choices=("full", "summary"),
+        default="full",
+        help="JSON rule trace: full (every rule's clauses, default) or summary (only rules that fired or are "
+        "undetermined keep their clauses)",
+    )
     ev.add_argument("--rules", help="rules directory (default: bundled rules)")
     ev.add_argument("--site-config", help="site configuration YAML (parameter overrides)")
     ev.add_argument(

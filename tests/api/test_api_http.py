@@ -38,11 +38,15 @@ def without_identity(decision: dict[str, Any]) -> dict[str, Any]:
 
 
 def post(
-    service: Service, body: bytes | dict[str, Any], role: Role = Role.clinician, headers: dict[str, str] | None = None
+    service: Service,
+    body: bytes | dict[str, Any],
+    role: Role = Role.clinician,
+    headers: dict[str, str] | None = None,
+    query: str = "",
 ) -> httpx.Response:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     with service.client(role) as client:
-        return client.post("/v1/evaluations", content=content, headers=headers or JSON)
+        return client.post("/v1/evaluations" + query, content=content, headers=headers or JSON)
 
 
 def assert_problem(response: httpx.Response, status: int, type_suffix: str | None = None) -> dict[str, Any]:
@@ -83,9 +87,21 @@ def test_an_evaluation_is_issued_recorded_and_served_again_byte_for_byte(service
     decision = created.json()
     assert created.headers["location"] == f"/v1/evaluations/{decision['decision_id']}"
 
-    # The same JSON contract as the CLI: decision_to_dict of the same facts, identity aside.
-    expected = decision_to_dict(engine.evaluate(parse_facts(CAUDA_EQUINA_FACTS)))
+    # The same JSON contract as the CLI: decision_to_dict of the same facts, identity aside; the API's
+    # default trace is the summary (rules that did not fire carry no clause trace).
+    expected = decision_to_dict(engine.evaluate(parse_facts(CAUDA_EQUINA_FACTS)), trace="summary")
     assert without_identity(decision) == without_identity(expected)
+    full = post(service, raw, query="?trace=full").json()
+    assert full["trace"] == "full"
+    assert without_identity(full) == without_identity(
+        decision_to_dict(engine.evaluate(parse_facts(CAUDA_EQUINA_FACTS)))
+    )
+    assert all("because" in r for r in full["rules"])
+    silent = [r for r in decision["rules"] if r["status"] == "not_fired"]
+    assert silent and all(set(r) == {"id", "version", "stratum", "status"} for r in silent)
+    misspelt = post(service, raw, query="?tarce=full")
+    assert misspelt.status_code == 422
+    assert misspelt.json()["errors"][0]["field"] == "query.tarce"
 
     with service.client(Role.triage) as client:
         again = client.get(created.headers["location"])

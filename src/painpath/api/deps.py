@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, cast
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
@@ -101,3 +102,24 @@ def require(permission: Permission) -> Callable[[Caller], Awaitable[Caller]]:
 MayEvaluate = Annotated[Caller, Depends(require(Permission.evaluate))]
 MayReadDecisions = Annotated[Caller, Depends(require(Permission.read_decisions))]
 MayReadRules = Annotated[Caller, Depends(require(Permission.read_rules))]
+
+
+def only_query(*allowed: str) -> Callable[[Request], Awaitable[None]]:
+    """A dependency rejecting query parameters the route does not define (422): a misspelt option is
+    an error, never silently ignored."""
+
+    async def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - set(allowed))
+        if unknown:
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ("query", name),
+                        "msg": f"unknown query parameter (this operation takes: {', '.join(allowed) or 'none'})",
+                        "type": "extra_forbidden",
+                    }
+                    for name in unknown
+                ]
+            )
+
+    return check

@@ -1,7 +1,7 @@
 """Where decisions are computed: in the server process, or in a pool of worker processes.
 
-Evaluating and rendering a decision is pure CPU work under one GIL (about 7 ms for the 124-rule
-ruleset), so a single process tops out near 85 decisions a second whatever the HTTP layer does.
+Evaluating and rendering a decision is pure CPU work under one GIL, so a single process tops out at
+a few hundred decisions a second whatever the HTTP layer does.
 With ``workers > 0`` each worker process loads the same rules directory, and the service refuses to
 start unless every worker reports the ruleset hash the server itself loaded (fail closed: one
 service, one ruleset). Workers only compute; the server process records every decision, so the
@@ -30,7 +30,7 @@ import orjson
 import structlog
 
 from painpath.engine.engine import Engine
-from painpath.engine.render import decision_to_dict
+from painpath.engine.render import Trace, decision_to_dict
 from painpath.errors import FactsValidationError, PainpathError, Problem, RulesValidationError
 from painpath.facts import parse_facts_json
 from painpath.logging import configure_logging
@@ -71,7 +71,7 @@ class Rejected:
         return FactsValidationError("invalid patient facts", [Problem(*p) for p in self.problems])
 
 
-def evaluate_raw(engine: Engine, raw: bytes) -> Evaluated | Rejected:
+def evaluate_raw(engine: Engine, raw: bytes, trace: Trace = "summary") -> Evaluated | Rejected:
     """Parse the JSON facts in ``raw``, evaluate them and render the decision (compact UTF-8 JSON)."""
     started = time.perf_counter()
     try:
@@ -82,7 +82,7 @@ def evaluate_raw(engine: Engine, raw: bytes) -> Evaluated | Rejected:
     except FactsValidationError as exc:
         return Rejected(tuple((p.location, p.message, p.suggestion) for p in exc.problems))
     decision = engine.evaluate(facts)
-    document = decision_to_dict(decision)
+    document = decision_to_dict(decision, trace=trace)
     return Evaluated(
         decision_id=decision.decision_id,
         created_at=datetime.datetime.fromisoformat(decision.created_at),
@@ -133,11 +133,11 @@ def _worker_ruleset_hash() -> str:
     return _worker_engine.ruleset.content_hash
 
 
-def _worker_evaluate(raw: bytes, request_id: str) -> Evaluated | Rejected:
+def _worker_evaluate(raw: bytes, request_id: str, trace: Trace) -> Evaluated | Rejected:
     if _worker_engine is None:
         raise EvaluationUnavailable("this evaluation worker has no rules loaded")
     with structlog.contextvars.bound_contextvars(request_id=request_id):
-        return evaluate_raw(_worker_engine, raw)
+        return evaluate_raw(_worker_engine, raw, trace)
 
 
 class WorkerPool:
@@ -191,13 +191,13 @@ class Evaluator:
                 f"starting?): {sorted(h[:12] for h in hashes)} vs {self.engine.ruleset.content_hash[:12]}"
             )
 
-    async def evaluate(self, raw: bytes, request_id: str) -> Evaluated | Rejected:
+    async def evaluate(self, raw: bytes, request_id: str, trace: Trace = "summary") -> Evaluated | Rejected:
         """Evaluate one body; raises ``EvaluationUnavailable`` if the workers have died."""
         if self.pool is None:
-            return await anyio.to_thread.run_sync(evaluate_raw, self.engine, raw, limiter=self._limiter)
+            return await anyio.to_thread.run_sync(evaluate_raw, self.engine, raw, trace, limiter=self._limiter)
         try:
             return await asyncio.get_running_loop().run_in_executor(
-                self.pool.executor, _worker_evaluate, raw, request_id
+                self.pool.executor, _worker_evaluate, raw, request_id, trace
             )
         except BrokenProcessPool:
             self.broken = True

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from painpath.api.auth import Caller
 from painpath.api.evaluation import Evaluator, Rejected
+from painpath.engine.render import Trace
 from painpath.store import DecisionLog, DecisionRecord
 
 log = structlog.get_logger("painpath.api")
@@ -29,7 +30,12 @@ class IssuedDecision:
 
 
 async def issue_decision(
-    evaluator: Evaluator, decisions: DecisionLog, raw: bytes, caller: Caller, request_id: str
+    evaluator: Evaluator,
+    decisions: DecisionLog,
+    raw: bytes,
+    caller: Caller,
+    request_id: str,
+    trace: Trace = "summary",
 ) -> IssuedDecision:
     """Evaluate the facts in ``raw`` (JSON) for ``caller`` and record the decision.
 
@@ -37,7 +43,7 @@ async def issue_decision(
     or ``EvaluationUnavailable`` (the evaluation workers have died).
     """
     started = time.perf_counter()
-    result = await evaluator.evaluate(raw, request_id)
+    result = await evaluator.evaluate(raw, request_id, trace)
     if isinstance(result, Rejected):
         raise result.error()
     record = DecisionRecord(

@@ -114,14 +114,17 @@ class DecisionMissingFact(Out):
 
 
 class DecisionRuleOutcome(Out):
+    """One rule's outcome. With ``trace: summary`` a rule that did not fire has only id, version,
+    stratum and status."""
+
     id: str
     version: str
-    title: str
     stratum: str
     status: str = Field(description="`fired`, `not_fired` or `undetermined`.")
-    cites: list[str]
-    facts_used: dict[str, Any]
-    because: list[DecisionClause]
+    title: str | None = None
+    cites: list[str] | None = None
+    facts_used: dict[str, Any] | None = None
+    because: list[DecisionClause] | None = None
     explanation: str | None = None
     missing: list[str] | None = None
 
@@ -151,6 +154,9 @@ class DecisionOut(Out):
     best_practice: dict[str, DecisionAdherence] | None = None
     notes: list[DecisionReason] | None = None
     missing_information: list[DecisionMissingFact] | None = None
+    trace: Literal["full", "summary"] | None = Field(
+        default=None, description="How much of the rule trace `rules` carries (see the `trace` query parameter)."
+    )
     rules: list[DecisionRuleOutcome] | None = None
 
 

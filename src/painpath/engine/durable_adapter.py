@@ -30,6 +30,7 @@ from itertools import combinations
 from typing import Any
 
 import durable_rules_engine as _dre
+import orjson
 
 from painpath.engine import ir
 from painpath.engine.kleene import resolve_value
@@ -95,9 +96,50 @@ Atom = tuple[str, str, Any]
 Conjunction = frozenset[Atom]
 
 MAX_ALTERNATIVES = 160
-"""durable-rules allows at most 32 operator markers in one pattern (ERR_EXPRESSION_LIMIT_EXCEEDED), so
-each rule is expanded to disjunctive normal form here and every conjunction becomes one flat pattern.
-A rule may expand to at most this many alternatives."""
+"""A rule whose nested form is too large for one pattern is expanded to disjunctive normal form; it may
+expand to at most this many conjunctions."""
+
+MAX_MARKERS = 31
+"""durable-rules allows at most 32 entries in one pattern's expression sequence (``MAX_SEQUENCE_EXPRESSIONS``
+in rete.c; error 113, ERR_EXPRESSION_LIMIT_EXCEEDED, when the 32nd is appended): each ``$and`` and each
+``$or`` takes two (the operator and its end marker); comparisons take none."""
+
+Tree = tuple[Any, ...]
+"""The "definitely true" form in negation normal form: ``("atom", Atom)``, ``("and", [Tree])`` or
+``("or", [Tree])``. An empty ``and`` is true; an empty ``or`` is false."""
+
+
+def _markers(tree: Tree) -> int:
+    if tree[0] == "atom":
+        return 0
+    return 2 + sum(_markers(t) for t in tree[1])
+
+
+def _from_dnf(conjs: list[Conjunction]) -> Tree:
+    ands: list[Tree] = []
+    for conj in conjs:
+        atoms: list[Tree] = [("atom", a) for a in sorted(conj, key=repr)]
+        ands.append(atoms[0] if len(atoms) == 1 else ("and", atoms))  # no atoms: ("and", []) is true
+    return ands[0] if len(ands) == 1 else ("or", ands)
+
+
+def _simplify(tree: Tree) -> Tree:
+    """Flatten nested same operators and fold constant (empty) children."""
+    if tree[0] == "atom":
+        return tree
+    op = tree[0]
+    kids: list[Tree] = []
+    for child in (_simplify(t) for t in tree[1]):
+        if child[0] == op:
+            kids.extend(child[1])
+        elif child[0] != "atom" and not child[1]:
+            if (child[0] == "and") == (op == "or"):
+                return child  # a true child of an or, or a false child of an and, decides the node
+        else:
+            kids.append(child)
+    if len(kids) == 1:
+        return kids[0]
+    return (op, kids)
 
 
 def _contradicts(conj: Conjunction) -> bool:
@@ -135,7 +177,13 @@ def _absorb(conjs: list[Conjunction]) -> list[Conjunction]:
 
 
 class _Compiler:
-    """Compiles IR nodes into durable-rules patterns ("definitely true" form, DNF, no ``$not``)."""
+    """Compiles IR nodes into durable-rules patterns ("definitely true" form, NNF, no ``$not``).
+
+    A rule becomes one nested pattern (``$and``/``$or`` inside one message test), for which
+    durable-rules builds one beta node: the per-session index of each beta node dominates the cost
+    of an evaluation. Only a rule too large for one pattern is expanded to disjunctive normal form
+    and packed into as few patterns as fit.
+    """
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         self.params = params
@@ -143,25 +191,64 @@ class _Compiler:
         self.members: dict[str, set[str]] = {}
 
     def alternatives(self, node: ir.Node) -> list[dict[str, Any]]:
-        """The rule's "definitely true" form as flat durable-rules patterns, one per DNF conjunction."""
+        """The rule's "definitely true" form as durable-rules patterns (any one matching means true)."""
+        tree = _simplify(self._tree(node, negated=False))
+        if tree[0] == "or" and not tree[1]:
+            return []  # can never be definitely true
+        if _markers(tree) + 2 <= MAX_MARKERS:
+            return [self._pattern(tree)]
         dnf = self._dnf(node, negated=False)
         if len(dnf) > MAX_ALTERNATIVES:
             raise ValueError(f"condition expands to {len(dnf)} alternatives (limit {MAX_ALTERNATIVES})")
-        return [self._pattern(conj) for conj in sorted(dnf, key=lambda c: sorted(map(repr, c)))]
+        ordered = sorted(dnf, key=lambda c: sorted(map(repr, c)))
+        if any(not c for c in ordered):
+            return [self._pattern(("and", []))]
+        patterns: list[dict[str, Any]] = []
+        group: list[Conjunction] = []
+        budget = MAX_MARKERS - 4  # the kind guard's $and and the $or around the group
+        used = 0
+        for conj in ordered:
+            cost = 2 if len(conj) > 1 else 0
+            if group and used + cost > budget:
+                patterns.append(self._pattern(_from_dnf(group)))
+                group, used = [], 0
+            group.append(conj)
+            used += cost
+        patterns.append(self._pattern(_from_dnf(group)))
+        return patterns
 
     @staticmethod
-    def _pattern(conj: Conjunction) -> dict[str, Any]:
-        tests: list[dict[str, Any]] = [{"kind": _KIND}]
-        for key, op, value in sorted(conj, key=repr):
+    def _test(tree: Tree) -> dict[str, Any]:
+        if tree[0] == "atom":
+            key, op, value = tree[1]
             if op == "eq":
-                tests.append({key: value})
-            elif op == "ex":
-                tests.append({"$ex": {key: 1}})
-            elif op == "nex":
-                tests.append({"$nex": {key: 1}})
-            else:
-                tests.append({_DURABLE_CMP[op]: {key: value}})
+                return {key: value}
+            if op == "ex":
+                return {"$ex": {key: 1}}
+            if op == "nex":
+                return {"$nex": {key: 1}}
+            return {_DURABLE_CMP[op]: {key: value}}
+        return {f"${tree[0]}": [_Compiler._test(t) for t in tree[1]]}
+
+    @staticmethod
+    def _pattern(tree: Tree) -> dict[str, Any]:
+        tests: list[dict[str, Any]] = [{"kind": _KIND}]
+        if tree[0] == "and":
+            tests.extend(_Compiler._test(t) for t in tree[1])
+        else:
+            tests.append(_Compiler._test(tree))
         return {"$and": tests}
+
+    def _tree(self, node: ir.Node, negated: bool) -> Tree:
+        if isinstance(node, ir.Leaf):
+            return _from_dnf(self._leaf(node, _NEGATE[node.op] if negated else node.op))
+        if isinstance(node, ir.NotNode):
+            return self._tree(node.child, not negated)
+        if isinstance(node, ir.AtLeastNode):
+            conjs = self._dnf(node, negated)
+            return _from_dnf(conjs) if conjs else ("or", [])
+        conjunctive = isinstance(node, ir.AllNode) != negated
+        return ("and" if conjunctive else "or", [self._tree(c, negated) for c in node.children])
 
     def _dnf(self, node: ir.Node, negated: bool) -> list[Conjunction]:
         if isinstance(node, ir.Leaf):
@@ -311,7 +398,7 @@ class DurableCore:
             sid = str(next(self._sids))
             fact["sid"] = sid
             try:
-                result = _dre.assert_fact(handle, json.dumps(fact))
+                result = _dre.assert_fact(handle, orjson.dumps(fact).decode())
                 if result[0] != 0:
                     raise EngineError(
                         "durable-rules did not handle the fact",

@@ -14,6 +14,7 @@ import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Literal
 
@@ -50,6 +51,9 @@ _NOTHING = "no_conclusion"
 _URGENCY_RANK = {u: i for i, u in enumerate(URGENCY_ORDER)}
 
 
+_NOTHING_ENTRY = SectionEntry(_NOTHING, ())
+
+
 @dataclass
 class EngineStats:
     """Counters a service or benchmark reports: evaluations, disagreements, engine errors."""
@@ -59,26 +63,18 @@ class EngineStats:
     engine_errors: int = 0
 
 
-def _resolve(precedence: tuple[str, ...], keyed: list[tuple[RuleOutcome, str]]) -> SectionEntry:
-    """Pick the strongest status that fired; an undetermined stronger status makes it undetermined."""
-    for status in precedence:
-        fired = [o for o, key in keyed if key == status and o.status == "fired"]
-        if fired:
-            return SectionEntry(status, tuple(_reason(o) for o in fired))
-        unsure = [o for o, key in keyed if key == status and o.status == "undetermined"]
-        if unsure:
-            return SectionEntry("undetermined", (), tuple(o.rule.id for o in unsure))
-    return SectionEntry(_NOTHING, ())
-
-
-def _get(o: RuleOutcome, name: str) -> Any:
+def _get(rule: ir.Rule, name: str) -> Any:
     """An attribute of a rule's conclusion, or None when that conclusion kind has none."""
-    return getattr(o.rule.concludes, name, None)
+    return getattr(rule.concludes, name, None)
 
 
-def _reason(o: RuleOutcome) -> Reason:
-    text = _get(o, "reason") or _get(o, "action") or _get(o, "text") or ""
-    return Reason(o.rule, str(text), _get(o, "instead"))
+def _reason(rule: ir.Rule) -> Reason:
+    text = _get(rule, "reason") or _get(rule, "action") or _get(rule, "text") or ""
+    return Reason(rule, str(text), _get(rule, "instead"))
+
+
+Ladder = tuple[tuple[str, tuple[int, ...]], ...]
+"""A section's rules grouped by the status they conclude, strongest first: ``((status, rule indices), ...)``."""
 
 
 class Engine:
@@ -139,6 +135,7 @@ class Engine:
         flat = flatten(facts)
         decision_id = str(uuid.uuid4())
         outcomes: list[RuleOutcome] = []
+        results: list[int] = []
         sections: dict[str, Any] = {}
         problems: list[str] = []
         self._count("evaluations")
@@ -150,16 +147,13 @@ class Engine:
                         if v is None:
                             flat.pop(p, None)
                 values_list = [U] * stratum.leaf_count
-                results = self._kleene[k](flat, values_list)
+                mine = self._kleene[k](flat, values_list)
                 values = tuple(values_list)
-                stratum_outcomes = [
-                    RuleOutcome(rule, _STATUS[r], values)  # type: ignore[arg-type]
-                    for rule, r in zip(stratum.rules, results, strict=True)
-                ]
-                outcomes.extend(stratum_outcomes)
+                results.extend(mine)
+                outcomes.extend(map(RuleOutcome, stratum.rules, [_STATUS[r] for r in mine], repeat(values)))  # type: ignore[arg-type]
                 if evaluator == "durable":
                     durable = self._durable.fired(k, flat)
-                    kleene_true = {o.rule.id for o in stratum_outcomes if o.status == "fired"}
+                    kleene_true = {r.id for r, v in zip(stratum.rules, mine, strict=True) if v == T}
                     if durable != kleene_true:
                         only_d = sorted(durable - kleene_true)
                         only_k = sorted(kleene_true - durable)
@@ -174,7 +168,7 @@ class Engine:
                             ruleset_hash=self.ruleset.content_hash[:12],
                         )
                         break
-                flat.update(self._derive(k, stratum, outcomes, sections, flat))
+                flat.update(self._derive(k, stratum, results, sections, flat))
         except EngineError as exc:
             self._count("engine_errors")
             problems.append(str(exc))
@@ -205,76 +199,132 @@ class Engine:
 
     # -- derived facts and sections -------------------------------------------------------------
 
+    def _ladder(self, indices: list[int], precedence: tuple[str, ...]) -> Ladder:
+        return tuple((status, tuple(i for i in indices if self._key[i] == status)) for status in precedence)
+
     def _plan(self) -> None:
-        """Precompute, per stratum, which derived facts and sections become final after it."""
+        """Precompute, per stratum and section, the rule indices, keys and constant texts used per patient."""
         catalogue = self.ruleset.derived_catalogue
         rules = self.ruleset.rules
-        self._first = []
+        self._first: list[int] = []
         pos = 0
         for stratum in self.ruleset.strata:
             self._first.append(pos)
             pos += len(stratum.rules)
+        self._ids = [r.id for r in rules]
+        self._rule_paths = [f"derived.rule.{r.id}" for r in rules]
         self._kind = [r.concludes.kind for r in rules]
+        self._reasons = [_reason(r) for r in rules]
+        self._key = [str(_get(r, "setting") or _get(r, "status") or "") for r in rules]
+        self._rank = [_URGENCY_RANK.get(str(_get(r, "urgency")), len(URGENCY_ORDER)) for r in rules]
         groups: dict[str, list[int]] = {}
         for i, r in enumerate(rules):
             for g in r.groups:
                 groups.setdefault(g, []).append(i)
-        self._groups_at: list[list[tuple[str, list[int]]]] = [[] for _ in self.ruleset.strata]
+        self._groups_at: list[list[tuple[str, tuple[int, ...]]]] = [[] for _ in self.ruleset.strata]
         for g, idx in groups.items():
             path = f"derived.group.{g}"
             at = catalogue[path][2] - 1
-            self._groups_at[at].append((path, idx))
-        self._urgent = [i for i, k in enumerate(self._kind) if k in ("red_flag", "safety_alert")]
+            self._groups_at[at].append((path, tuple(idx)))
+        by_kind: dict[str, list[int]] = {}
+        for i, kind in enumerate(self._kind):
+            by_kind.setdefault(kind, []).append(i)
+        self._urgent = tuple(by_kind.get("red_flag", []) + by_kind.get("safety_alert", []))
         self._urgency_at = catalogue.get("derived.urgency.highest", ("", (), 0))[2] - 1
         self._pmp_at = catalogue.get("derived.pmp.status", ("", (), 0))[2] - 1
-        self._options_at: list[list[str]] = [[] for _ in self.ruleset.strata]
+        # red-flag findings, most urgent first (stable: rule order within an urgency)
+        self._findings = {
+            i: RedFlagFinding(r, _get(r, "condition"), _get(r, "urgency"), _get(r, "action"))
+            for i, r in enumerate(rules)
+            if r.concludes.kind == "red_flag"
+        }
+        self._red_flag_order = [
+            tuple(sorted((i for i in self._findings if rules[i].stratum == s.id), key=lambda i: (self._rank[i], i)))
+            for s in self.ruleset.strata
+        ]
+        self._pmp_ladder = self._ladder(
+            by_kind.get("pmp", []), self._precedence("pmp", ("not_suitable", "not_yet", "not_indicated", "recommended"))
+        )
+        self._triage_ladder = self._ladder(
+            by_kind.get("triage", []),
+            self._precedence(
+                "triage", ("paediatric_service", "case_management_first", "residential", "young_adult", "outpatient")
+            ),
+        )
+        self._options_at: list[list[tuple[str, str, Ladder, str | None]]] = [[] for _ in self.ruleset.strata]
+        option_rules: dict[str, list[int]] = {}
+        for i in by_kind.get("pathway", []):
+            option_rules.setdefault(str(_get(rules[i], "option")), []).append(i)
+        pathway_order = self._precedence("pathway", ("not_recommended", "recommended", "consider"))
         for path, (_kind, _vocab, first) in catalogue.items():
             if path.startswith("derived.pathway."):
-                self._options_at[first - 1].append(path.removeprefix("derived.pathway."))
-        self._key = [str(getattr(r.concludes, "setting", None) or getattr(r.concludes, "status", "")) for r in rules]
-        self._by_kind: dict[str, list[int]] = {}
-        for i, kind in enumerate(self._kind):
-            self._by_kind.setdefault(kind, []).append(i)
-        self._option_rules: dict[str, list[int]] = {}
-        for i in self._by_kind.get("pathway", []):
-            self._option_rules.setdefault(str(getattr(rules[i].concludes, "option", "")), []).append(i)
-        self._rec_rules: dict[str, list[int]] = {str(n): [] for n in range(1, BEST_PRACTICE_COUNT + 1)}
-        for i in self._by_kind.get("adherence", []):
-            self._rec_rules.setdefault(str(getattr(rules[i].concludes, "recommendation", "")), []).append(i)
+                option = path.removeprefix("derived.pathway.")
+                idx = option_rules[option]
+                evidence = next((_get(rules[i], "evidence") for i in idx if _get(rules[i], "evidence")), None)
+                self._options_at[first - 1].append((option, path, self._ladder(idx, pathway_order), evidence))
+        adherence_order = self._precedence("adherence", ("not_met", "met", "not_applicable"))
+        advised = {
+            i: str(_get(r, "advice")) for i, r in enumerate(rules) if self._key[i] == "not_met" and _get(r, "advice")
+        }
+        rec_rules: dict[str, list[int]] = {str(n): [] for n in range(1, BEST_PRACTICE_COUNT + 1)}
+        for i in by_kind.get("adherence", []):
+            rec_rules.setdefault(str(_get(rules[i], "recommendation")), []).append(i)
+        self._recommendations = [
+            (
+                key,
+                self._ladder(idx, adherence_order),
+                tuple((i, advised[i]) for i in idx if i in advised),
+            )
+            for key, idx in rec_rules.items()
+        ]
         self._adherence_at = max(
             (k for k, s in enumerate(self.ruleset.strata) if any(r.concludes.kind == "adherence" for r in s.rules)),
             default=-1,
         )
+        self._alerts = tuple(sorted(by_kind.get("safety_alert", []), key=lambda i: (self._rank[i], i)))
+        self._notes = tuple(by_kind.get("note", []))
+
+    def _resolve(self, ladder: Ladder, results: list[int]) -> SectionEntry:
+        """Pick the strongest status that fired; an undetermined stronger status makes it undetermined."""
+        for status, indices in ladder:
+            values = [results[i] for i in indices]
+            if T in values:
+                reasons = self._reasons
+                return SectionEntry(status, tuple(reasons[i] for i, v in zip(indices, values, strict=True) if v == T))
+            if U in values:
+                ids = self._ids
+                return SectionEntry(
+                    "undetermined", (), tuple(ids[i] for i, v in zip(indices, values, strict=True) if v == U)
+                )
+        return _NOTHING_ENTRY
 
     def _derive(
         self,
         k: int,
         stratum: ir.StratumIR,
-        outcomes: list[RuleOutcome],
+        results: list[int],
         sections: dict[str, Any],
         flat: Mapping[str, Any],
     ) -> dict[str, Any]:
-        derived: dict[str, Any] = {}
-        mine = outcomes[self._first[k] :]
-        for o in mine:
-            if o.status != "undetermined":
-                derived[f"derived.rule.{o.rule.id}"] = o.status == "fired"
+        first = self._first[k]
+        paths = self._rule_paths
+        derived: dict[str, Any] = {paths[i]: results[i] == T for i in range(first, len(results)) if results[i] != U}
         for path, idx in self._groups_at[k]:
-            statuses = {outcomes[i].status for i in idx}
-            if "fired" in statuses:
+            statuses = {results[i] for i in idx}
+            if T in statuses:
                 derived[path] = True
-            elif "undetermined" not in statuses:
+            elif U not in statuses:
                 derived[path] = False
         if stratum.screen_requires is not None:
-            section = self._red_flags(stratum, [o for o in mine if o.rule.concludes.kind == "red_flag"], flat)
+            section = self._red_flags(k, stratum, results, flat)
             sections["red_flags"] = section
             derived[f"derived.{stratum.id}.screen"] = section.status
         if k == self._urgency_at:
-            highest = self._highest_urgency([outcomes[i] for i in self._urgent])
+            highest = self._highest_urgency(results)
             if highest is not None:
                 derived["derived.urgency.highest"] = highest
         if k == self._pmp_at:
-            pmp_section = self._pmp(outcomes)
+            pmp_section = self._pmp(results)
             sections["pmp"] = pmp_section
             if pmp_section.status != "undetermined":
                 derived["derived.pmp.status"] = pmp_section.status
@@ -282,63 +332,47 @@ class Engine:
                 derived["derived.triage.setting"] = pmp_section.setting
         if self._options_at[k]:
             entries = list(sections.get("pathways", ()))
-            for option in self._options_at[k]:
-                entry = self._pathway(option, outcomes)
-                if entry.entry.status == _NOTHING:
+            for option, path, ladder, evidence in self._options_at[k]:
+                entry = self._resolve(ladder, results)
+                if entry.status == _NOTHING:
                     continue  # no rule for this option applies to this patient: not listed
-                entries.append(entry)
-                if entry.entry.status != "undetermined":
-                    derived[f"derived.pathway.{option}"] = entry.entry.status
+                entries.append(PathwayEntry(option, entry, evidence))
+                if entry.status != "undetermined":
+                    derived[path] = entry.status
             sections["pathways"] = tuple(entries)
         if k == self._adherence_at:
-            sections["best_practice"] = self._best_practice(outcomes)
+            sections["best_practice"] = self._best_practice(results)
         if k == len(self.ruleset.strata) - 1:
-            fired = [o for o in outcomes if o.status == "fired"]
-            alerts = [o for o in fired if o.rule.concludes.kind == "safety_alert"]
-            alerts.sort(key=lambda o: _URGENCY_RANK[_get(o, "urgency")])
-            sections["safety_alerts"] = tuple(_reason(o) for o in alerts)
-            sections["notes"] = tuple(_reason(o) for o in fired if o.rule.concludes.kind == "note")
+            reasons = self._reasons
+            sections["safety_alerts"] = tuple(reasons[i] for i in self._alerts if results[i] == T)
+            sections["notes"] = tuple(reasons[i] for i in self._notes if results[i] == T)
         return derived
 
-    def _highest_urgency(self, urgent: list[RuleOutcome]) -> str | None:
-        fired = [_URGENCY_RANK[_get(o, "urgency")] for o in urgent if o.status == "fired"]
+    def _highest_urgency(self, results: list[int]) -> str | None:
+        limit = len(results)
+        fired = [self._rank[i] for i in self._urgent if i < limit and results[i] == T]
         best = min(fired) if fired else len(URGENCY_ORDER)
-        unsure = [_URGENCY_RANK[_get(o, "urgency")] for o in urgent if o.status == "undetermined"]
+        unsure = [self._rank[i] for i in self._urgent if i < limit and results[i] == U]
         if unsure and min(unsure) < best:
             return None
         return URGENCY_ORDER[best] if best < len(URGENCY_ORDER) else "none"
 
-    def _red_flags(self, stratum: ir.StratumIR, mine: list[RuleOutcome], flat: Mapping[str, Any]) -> RedFlagSection:
-        findings = sorted(
-            (
-                RedFlagFinding(
-                    o.rule,
-                    _get(o, "condition"),
-                    _get(o, "urgency"),
-                    _get(o, "action"),
-                )
-                for o in mine
-                if o.status == "fired" and o.rule.concludes.kind == "red_flag"
-            ),
-            key=lambda f: _URGENCY_RANK[f.urgency],
-        )
-        unanswered = any(flat.get(path) is None for path in stratum.screen_requires or ())
+    def _red_flags(self, k: int, stratum: ir.StratumIR, results: list[int], flat: Mapping[str, Any]) -> RedFlagSection:
+        findings = tuple(self._findings[i] for i in self._red_flag_order[k] if results[i] == T)
+        requires = stratum.screen_requires or ()
         if findings:
             status = "present"
-        elif unanswered or any(o.status == "undetermined" for o in mine):
+        elif any(flat.get(path) is None for path in requires) or any(results[i] == U for i in self._red_flag_order[k]):
             status = "incomplete"
         else:
             status = "absent"
-        return RedFlagSection(status, tuple(findings), stratum.screen_requires or ())  # type: ignore[arg-type]
+        return RedFlagSection(status, findings, requires)  # type: ignore[arg-type]
 
     def _precedence(self, section: str, default: tuple[str, ...]) -> tuple[str, ...]:
         return self.ruleset.precedence.get(section, default)
 
-    def _pmp(self, outcomes: list[RuleOutcome]) -> PmpSection:
-        entry = _resolve(
-            self._precedence("pmp", ("not_suitable", "not_yet", "not_indicated", "recommended")),
-            [(outcomes[i], self._key[i]) for i in self._by_kind.get("pmp", [])],
-        )
+    def _pmp(self, results: list[int]) -> PmpSection:
+        entry = self._resolve(self._pmp_ladder, results)
         if entry.status == _NOTHING:
             entry = SectionEntry("undetermined", ())
         preparation: list[str] = []
@@ -347,37 +381,21 @@ class Engine:
         if entry.status == "recommended":
             for reason in entry.reasons:
                 preparation.extend(getattr(reason.rule.concludes, "preparation", []))
-            triage = [(outcomes[i], self._key[i]) for i in self._by_kind.get("triage", []) if i < len(outcomes)]
-            if triage:
-                t = _resolve(
-                    self._precedence(
-                        "triage",
-                        ("paediatric_service", "case_management_first", "residential", "young_adult", "outpatient"),
-                    ),
-                    triage,
-                )
+            limit = len(results)
+            ladder = tuple((status, tuple(i for i in idx if i < limit)) for status, idx in self._triage_ladder)
+            if any(idx for _status, idx in ladder):
+                t = self._resolve(ladder, results)
                 setting = None if t.status == _NOTHING else t.status
                 setting_reasons = t.reasons
         return PmpSection(
             entry.status, setting, entry.reasons, setting_reasons, tuple(dict.fromkeys(preparation)), entry.blocked_by
         )
 
-    def _pathway(self, option: str, outcomes: list[RuleOutcome]) -> PathwayEntry:
-        mine = [(outcomes[i], self._key[i]) for i in self._option_rules[option]]
-        entry = _resolve(self._precedence("pathway", ("not_recommended", "recommended", "consider")), mine)
-        evidence = next((_get(o, "evidence") for o, _k in mine if _get(o, "evidence")), None)
-        return PathwayEntry(option, entry, evidence)
-
-    def _best_practice(self, outcomes: list[RuleOutcome]) -> tuple[AdherenceEntry, ...]:
-        order = self._precedence("adherence", ("not_met", "met", "not_applicable"))
+    def _best_practice(self, results: list[int]) -> tuple[AdherenceEntry, ...]:
         out = []
-        for key, idx in self._rec_rules.items():
-            mine = [(outcomes[i], self._key[i]) for i in idx]
-            entry = _resolve(order, mine)
+        for key, ladder, advice in self._recommendations:
+            entry = self._resolve(ladder, results)
             if entry.status in ("undetermined", _NOTHING):
                 entry = SectionEntry("unknown", entry.reasons, entry.blocked_by)
-            advice = tuple(
-                _get(o, "advice") for o, k in mine if o.status == "fired" and k == "not_met" and _get(o, "advice")
-            )
-            out.append(AdherenceEntry(key, entry, advice))
+            out.append(AdherenceEntry(key, entry, tuple(text for i, text in advice if results[i] == T)))
         return tuple(out)

@@ -7,6 +7,7 @@ are named (and substituted only when compiling for a parameter set), citations r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from painpath.engine.language import Conclusion, Guideline, Parameter, Vector
@@ -84,7 +85,7 @@ class Rule:
     file: str
     stratum: str
 
-    @property
+    @cached_property
     def facts_used(self) -> tuple[str, ...]:
         """Every fact path the rule's condition reads, in order of first use."""
         return tuple(dict.fromkeys(leaf.path for leaf in leaves(self.when)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from painpath.engine import ir
 from painpath.engine.decision import Decision, Reason, RuleOutcome, SectionEntry
@@ -63,9 +63,10 @@ def rule_ref(rule: ir.Rule) -> dict[str, Any]:
     return {"id": rule.id, "version": rule.version, "cites": list(rule.cites)}
 
 
-def outcome_dict(o: RuleOutcome, decision: Decision) -> dict[str, Any]:
+def outcome_dict(o: RuleOutcome, decision: Decision, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Everything about one rule's outcome: status, why / why not, unknowns and citations."""
-    params = _params(decision)
+    if params is None:
+        params = _params(decision)
     support = supporting_leaves(o.rule.when, o.values)
     out: dict[str, Any] = {
         "id": o.rule.id,
@@ -98,8 +99,15 @@ def _entry(e: SectionEntry) -> dict[str, Any]:
     return out
 
 
-def decision_to_dict(decision: Decision) -> dict[str, Any]:
+Trace = Literal["full", "summary"]
+"""How much of the rule trace a rendered decision carries: ``full`` gives every rule its clauses (why and
+why not); ``summary`` gives the clauses of the rules that fired or are undetermined, and only the id,
+version and status of the rules that did not fire. The sections are the same either way."""
+
+
+def decision_to_dict(decision: Decision, *, trace: Trace = "full") -> dict[str, Any]:
     """The Decision as JSON-ready data (see docs/decision-format.md and schemas/decision.schema.json)."""
+    params = _params(decision)
     out: dict[str, Any] = {
         "decision_id": decision.decision_id,
         "created_at": decision.created_at,
@@ -134,7 +142,7 @@ def decision_to_dict(decision: Decision) -> dict[str, Any]:
                     "action": f.action.strip(),
                     "rule": rule_ref(f.rule),
                     "explanation": f.rule.explanation.strip(),
-                    "facts_used": outcome_dict(by_id[f.rule.id], decision)["because"],
+                    "facts_used": outcome_dict(by_id[f.rule.id], decision, params)["because"],
                 }
                 for f in rf.findings
             ],
@@ -169,7 +177,13 @@ def decision_to_dict(decision: Decision) -> dict[str, Any]:
         }
         for m in decision.missing_information
     ]
-    out["rules"] = [outcome_dict(o, decision) for o in decision.outcomes]
+    out["trace"] = trace
+    out["rules"] = [
+        outcome_dict(o, decision, params)
+        if trace == "full" or o.status != "not_fired"
+        else {"id": o.rule.id, "version": o.rule.version, "stratum": o.rule.stratum, "status": o.status}
+        for o in decision.outcomes
+    ]
     return out
 
 

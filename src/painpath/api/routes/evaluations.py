@@ -6,15 +6,16 @@ import uuid
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
-from painpath.api.deps import MayEvaluate, MayReadDecisions, ServicesDep
+from painpath.api.deps import MayEvaluate, MayReadDecisions, ServicesDep, only_query
 from painpath.api.issue import issue_decision
 from painpath.api.limits import JSON_MEDIA_TYPE, JsonBody
 from painpath.api.models import DecisionOut
 from painpath.api.openapi import AUTH_PROBLEMS, FACTS_REQUEST_BODY, INVALID_FACTS_EXAMPLE, problems
 from painpath.api.problems import ApiProblem
+from painpath.engine.render import Trace
 
 router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
 
@@ -25,6 +26,7 @@ router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
     operation_id="createEvaluation",
     response_model=DecisionOut,
     openapi_extra=FACTS_REQUEST_BODY,
+    dependencies=[Depends(only_query("trace"))],
     summary="Evaluate patient facts",
     description="Evaluates the facts against the loaded ruleset, records the decision in the decision log and "
     "returns it. The decision is returned only once it is committed. Needs the `evaluate` permission "
@@ -47,9 +49,21 @@ router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
         **problems(413, 415, 422, 503, examples=INVALID_FACTS_EXAMPLE),
     },
 )
-async def create_evaluation(caller: MayEvaluate, body: JsonBody, services: ServicesDep) -> Response:
+async def create_evaluation(
+    caller: MayEvaluate,
+    body: JsonBody,
+    services: ServicesDep,
+    trace: Annotated[
+        Trace,
+        Query(
+            description="`summary` (default): the clause trace of every rule that fired or is undetermined, and "
+            "the id, version and status of the rules that did not fire. `full`: the clause trace (why not) of "
+            "every rule as well. The sections of the decision are the same either way."
+        ),
+    ] = "summary",
+) -> Response:
     request_id = str(structlog.contextvars.get_contextvars().get("request_id", ""))
-    issued = await issue_decision(services.evaluator, services.store.decisions, body, caller, request_id)
+    issued = await issue_decision(services.evaluator, services.store.decisions, body, caller, request_id, trace)
     return Response(
         issued.body,
         status_code=201,
