@@ -286,6 +286,8 @@ class Engine:
 
     def _resolve(self, ladder: Ladder, results: list[int]) -> SectionEntry:
         """Pick the strongest status that fired; an undetermined stronger status makes it undetermined."""
+        if not any(results[i] for _status, indices in ladder for i in indices):
+            return _NOTHING_ENTRY  # every rule definitely false (F == 0): the common case
         for status, indices in ladder:
             values = [results[i] for i in indices]
             if T in values:

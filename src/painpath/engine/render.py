@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from painpath.engine import ir
 from painpath.engine.decision import Decision, Reason, RuleOutcome, SectionEntry
-from painpath.engine.kleene import NAMES, U, missing_facts, resolve_value, supporting_leaves
+from painpath.engine.kleene import NAMES, U, resolve_value, supporting_leaves
 from painpath.facts import CATALOGUE
 
 _URGENCY_LABEL = {"emergency": "EMERGENCY", "urgent": "URGENT", "soon": "SOON", "routine": "ROUTINE"}
@@ -81,7 +81,8 @@ def outcome_dict(o: RuleOutcome, decision: Decision, params: Mapping[str, Any] |
     if o.status == "fired":
         out["explanation"] = o.rule.explanation.strip()
     if o.status == "undetermined":
-        out["missing"] = missing_facts(o.rule.when, o.values)
+        # the unknown clauses explain an undetermined rule; their facts are what would settle it
+        out["missing"] = list(dict.fromkeys(leaf.path for leaf, _neg in support if o.values[leaf.index] == U))
     return out
 
 
