@@ -375,12 +375,9 @@ class DurableCore:
     def project(self, index: int, facts: Mapping[str, Any]) -> dict[str, Any]:
         """The fact asserted for stratum ``index``: only the keys its rules read, unrecorded ones absent."""
         stratum = self._strata[index]
-        out: dict[str, Any] = {"kind": _KIND}
         get = facts.get
-        for path, key in stratum.scalar_paths:
-            value = get(path)
-            if value is not None:
-                out[key] = value
+        out: dict[str, Any] = {key: v for path, key in stratum.scalar_paths if (v := get(path)) is not None}
+        out["kind"] = _KIND
         for path, members in stratum.member_paths:
             items = get(path)
             if items is not None:
