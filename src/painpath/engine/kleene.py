@@ -86,17 +86,18 @@ def reference_value(node: ir.Node, facts: Mapping[str, Any], params: Mapping[str
 
 
 _LEAF_CODE = {
-    "eq": "T if v == C[{c}] else F",
-    "ne": "F if v == C[{c}] else T",
-    "lt": "T if v < C[{c}] else F",
-    "lte": "T if v <= C[{c}] else F",
-    "gt": "T if v > C[{c}] else F",
-    "gte": "T if v >= C[{c}] else F",
-    "in": "T if v in C[{c}] else F",
-    "not_in": "F if v in C[{c}] else T",
-    "contains_any": "F if C[{c}].isdisjoint(v) else T",
-    "contains_all": "T if C[{c}].issubset(v) else F",
+    "eq": "T if {v} == {c} else F",
+    "ne": "F if {v} == {c} else T",
+    "lt": "T if {v} < {c} else F",
+    "lte": "T if {v} <= {c} else F",
+    "gt": "T if {v} > {c} else F",
+    "gte": "T if {v} >= {c} else F",
+    "in": "T if {v} in {c} else F",
+    "not_in": "F if {v} in {c} else T",
+    "contains_any": "F if {c}.isdisjoint({v}) else T",
+    "contains_all": "T if {c}.issubset({v}) else F",
 }
+_LITERAL_TYPES = (bool, int, float, str)
 
 
 def _node_code(node: ir.Node) -> str:
@@ -113,17 +114,31 @@ def _node_code(node: ir.Node) -> str:
 
 
 def generate_source(stratum: ir.StratumIR, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
-    """Generate the Python source of a stratum's evaluator and its constants table."""
+    """Generate the Python source of a stratum's evaluator and its constants table.
+
+    Each fact is read once into a local; scalar operands are inlined as literals, sets come from the
+    constants table ``C``.
+    """
     consts: list[Any] = []
     lines = ["def evaluate(f, L):", "    g = f.get"]
+    local: dict[str, str] = {}
     for rule in stratum.rules:
         for leaf in ir.leaves(rule.when):
-            lines.append(f"    v = g({leaf.path!r})")
+            if leaf.path not in local:
+                local[leaf.path] = f"v{len(local)}"
+                lines.append(f"    {local[leaf.path]} = g({leaf.path!r})")
+            v = local[leaf.path]
             if leaf.op == "recorded":
-                lines.append(f"    L[{leaf.index}] = F if v is None else T")
+                lines.append(f"    L[{leaf.index}] = F if {v} is None else T")
                 continue
-            consts.append(resolve_value(leaf, params))
-            lines.append(f"    L[{leaf.index}] = U if v is None else ({_LEAF_CODE[leaf.op].format(c=len(consts) - 1)})")
+            value = resolve_value(leaf, params)
+            if type(value) in _LITERAL_TYPES:
+                operand = repr(value)
+            else:
+                consts.append(value)
+                operand = f"C[{len(consts) - 1}]"
+            code = _LEAF_CODE[leaf.op].format(v=v, c=operand)
+            lines.append(f"    L[{leaf.index}] = U if {v} is None else ({code})")
     results = ", ".join(_node_code(rule.when) for rule in stratum.rules)
     lines.append(f"    return ({results},)" if stratum.rules else "    return ()")
     return "\n".join(lines) + "\n", consts
