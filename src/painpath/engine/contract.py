@@ -125,34 +125,31 @@ class DecisionSafetyAlert(DecisionReason):
     urgency: Urgency
 
 
-class DecisionPmp(Contract):
+class DecisionResolved(Contract):
+    """A status resolved by precedence from the rules that concluded on it (the shared part)."""
+
+    reasons: list[DecisionReason] = Field(description="Every fired rule that concluded the status.")
+    waiting_on_rules: list[RuleId] | SkipJsonSchema[None] = _optional(
+        "When the status is `undetermined` (or `unknown`): the undetermined rules that could change it."
+    )
+
+
+class DecisionPmp(DecisionResolved):
     status: PmpStatus
     setting: Setting | None = Field(description="Resolved only when the PMP is `recommended`; otherwise null.")
-    reasons: list[DecisionReason]
     setting_reasons: list[DecisionReason]
     preparation: list[str] = Field(description="For `recommended`: how the GP should present the PMP.")
-    waiting_on_rules: list[RuleId] | SkipJsonSchema[None] = _optional(
-        "When `undetermined`: the undetermined rules that could change the status."
-    )
 
 
-class DecisionPathway(Contract):
+class DecisionPathway(DecisionResolved):
     option: str
     status: PathwayStatus
-    reasons: list[DecisionReason]
     evidence: str | None
-    waiting_on_rules: list[RuleId] | SkipJsonSchema[None] = _optional(
-        "When `undetermined`: the undetermined rules that could change the status."
-    )
 
 
-class DecisionAdherence(Contract):
+class DecisionAdherence(DecisionResolved):
     status: AdherenceStatus
-    reasons: list[DecisionReason]
     advice: list[str] = Field(description="For `not_met`: what would close the gap.")
-    waiting_on_rules: list[RuleId] | SkipJsonSchema[None] = _optional(
-        "When `unknown` because a rule is undetermined: the rules waiting on facts."
-    )
 
 
 class DecisionMissingFact(Contract):
