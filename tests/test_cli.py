@@ -104,3 +104,28 @@ def test_rules_list_json_has_citations_and_vector_counts() -> None:
 def test_unreadable_file_is_a_usage_error() -> None:
     result = run("evaluate", "/nonexistent/patient.json")
     assert result.returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ("ces_recent_onset_days: 100000", "parameters.ces_recent_onset_days: 100000 is outside 1-365"),
+        ("ces_recent_onset_day: 90", "did you mean 'ces_recent_onset_days'"),
+    ],
+)
+def test_site_parameter_out_of_range_or_misspelt_is_refused(tmp_path: Path, parameters: str, message: str) -> None:
+    site = tmp_path / "site.yaml"
+    site.write_text(f"site: Test board\nparameters:\n  {parameters}\n", encoding="utf-8")
+    result = run("evaluate", "--site-config", str(site), str(EXAMPLES / "rf_cauda_equina.json"))
+    assert result.returncode == 4
+    assert message in result.stderr
+    assert result.stdout == ""
+
+
+def test_site_parameter_in_force_is_recorded_in_the_decision(tmp_path: Path) -> None:
+    site = tmp_path / "site.yaml"
+    site.write_text("site: Test board\nparameters:\n  ces_recent_onset_days: 90\n", encoding="utf-8")
+    decision = json.loads(run("evaluate", "--site-config", str(site), str(EXAMPLES / "rf_cauda_equina.json")).stdout)
+    assert decision["parameters"]["ces_recent_onset_days"]["value"] == 90
+    assert decision["parameters"]["ces_recent_onset_days"]["source"] == "site"
+    assert decision["parameters"]["malignancy_age_over"]["source"] == "default"

@@ -1,4 +1,4 @@
-"""Generated JSON Schemas (facts, rule files): ``python -m painpath.schemas --write`` or ``--check``.
+"""Generated JSON Schemas (facts, rule files, decisions): ``python -m painpath.schemas --write`` or ``--check``.
 
 The files in ``schemas/`` are generated; CI fails when they differ from what this module produces.
 """
@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from painpath.engine.contract import DecisionDocument
 from painpath.engine.language import RuleFile
 from painpath.facts import PatientFacts
 
@@ -32,9 +33,15 @@ def rule_schema() -> dict[str, Any]:
     return _label(RuleFile.model_json_schema(by_alias=True), "painpath rule file")
 
 
+def decision_schema() -> dict[str, Any]:
+    """JSON Schema of a decision (the output of an evaluation; docs/decision-format.md)."""
+    return _label(DecisionDocument.model_json_schema(), "painpath decision")
+
+
 SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
     "facts.schema.json": facts_schema,
     "rule.schema.json": rule_schema,
+    "decision.schema.json": decision_schema,
 }
 
 

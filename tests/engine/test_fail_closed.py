@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from painpath.engine import ir
+from painpath.engine.contract import DecisionDocument
 from painpath.engine.durable_adapter import DurableCore
 from painpath.engine.engine import Engine
 from painpath.engine.render import decision_to_dict
@@ -34,6 +35,7 @@ def test_disagreement_fails_closed(engine: Engine) -> None:
     out = decision_to_dict(decision)
     assert "red_flags" not in out and "pmp" not in out  # nothing clinical is asserted
     assert out["manual_review"]["details"]
+    DecisionDocument.model_validate(out)  # a manual-review decision still honours the decision contract
 
 
 def test_agreeing_engine_counts_no_disagreement(engine: Engine) -> None:

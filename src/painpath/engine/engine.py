@@ -52,6 +52,9 @@ _URGENCY_RANK = {u: i for i, u in enumerate(URGENCY_ORDER)}
 
 
 _NOTHING_ENTRY = SectionEntry(_NOTHING, ())
+_REDIRECT_SETTINGS = ("paediatric_service", "case_management_first")
+"""Triage settings that are a service to go to instead of (or before) an adult PMP: shown with a PMP that
+is ``not_suitable`` or ``not_yet`` as well, so the decision says where to refer."""
 
 
 @dataclass
@@ -389,6 +392,13 @@ class Engine:
                 t = self._resolve(ladder, results)
                 setting = None if t.status == _NOTHING else t.status
                 setting_reasons = t.reasons
+        elif entry.status in ("not_suitable", "not_yet"):
+            limit = len(results)
+            for status, idx in self._triage_ladder:
+                fired = [i for i in idx if i < limit and results[i] == T]
+                if status in _REDIRECT_SETTINGS and fired:
+                    setting, setting_reasons = status, tuple(self._reasons[i] for i in fired)
+                    break
         return PmpSection(
             entry.status, setting, entry.reasons, setting_reasons, tuple(dict.fromkeys(preparation)), entry.blocked_by
         )

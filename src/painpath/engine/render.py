@@ -8,6 +8,7 @@ from typing import Any, Literal
 from painpath.engine import ir
 from painpath.engine.decision import Decision, Reason, RuleOutcome, SectionEntry
 from painpath.engine.kleene import NAMES, U, resolve_value, supporting_leaves
+from painpath.engine.language import URGENCY_ORDER
 from painpath.facts import CATALOGUE
 
 _URGENCY_LABEL = {"emergency": "EMERGENCY", "urgent": "URGENT", "soon": "SOON", "routine": "ROUTINE"}
@@ -188,8 +189,47 @@ def decision_to_dict(decision: Decision, *, trace: Trace = "full") -> dict[str, 
     return out
 
 
+_PATHWAY_ORDER = {"recommended": 0, "consider": 1, "undetermined": 2, "not_recommended": 3}
+"""Pathways in the summary: what to do first, what to weigh, what is still open, what to avoid."""
+
+
+def _ref(rule: ir.Rule, cites: bool = False) -> str:
+    return f"{rule.id} v{rule.version}" + (f"; {', '.join(rule.cites)}" if cites else "")
+
+
+def _urgent_lines(decision: Decision) -> list[str]:
+    """Safety alerts and red-flag findings merged, most urgent first (a safety alert first on a tie)."""
+    rank = {u: i for i, u in enumerate(URGENCY_ORDER)}
+    items: list[tuple[int, list[str]]] = []
+    for r in decision.safety_alerts:
+        urgency = str(getattr(r.rule.concludes, "urgency", "routine"))
+        items.append(
+            (rank[urgency], [f"  [{_URGENCY_LABEL[urgency]}] SAFETY: {r.text.strip()}  ({_ref(r.rule, cites=True)})"])
+        )
+    if decision.red_flags is not None:
+        for f in decision.red_flags.findings:
+            o = decision.outcome(f.rule.id)
+            used = ", ".join(
+                f"{leaf.path}={_jsonable(decision.facts.get(leaf.path))}"
+                for leaf, _n in supporting_leaves(f.rule.when, o.values)
+            )
+            items.append(
+                (
+                    rank[f.urgency],
+                    [
+                        f"  [{_URGENCY_LABEL[f.urgency]}] RED FLAG {f.condition.replace('_', ' ')}: {f.action.strip()}",
+                        f"      because {used}  ({_ref(f.rule, cites=True)})",
+                    ],
+                )
+            )
+    items.sort(key=lambda item: item[0])  # stable: alerts stay ahead of findings of the same urgency
+    return [line for _rank, block in items for line in block]
+
+
 def decision_to_text(decision: Decision) -> str:
-    """A clinician's summary: most urgent first, then the PMP decision, pathways and gaps."""
+    """A clinician's summary: urgent actions (safety alerts and red flags, most urgent first), the
+    red-flag screen, the PMP decision with what was considered, pathways (recommended first), the
+    best-practice audit, and the information that would change the advice."""
     lines = [
         f"painpath decision {decision.decision_id}",
         f"ruleset {decision.ruleset_name} {decision.ruleset_version} ({decision.ruleset_hash[:12]})",
@@ -199,48 +239,41 @@ def decision_to_text(decision: Decision) -> str:
         lines.append("MANUAL REVIEW REQUIRED: " + (decision.manual_review_reason or ""))
         lines.extend(f"  - {d}" for d in decision.manual_review_details)
         return "\n".join(lines) + "\n"
-    for r in decision.safety_alerts:
-        c = r.rule.concludes
-        lines.append(
-            f"[{_URGENCY_LABEL[c.urgency]}] SAFETY: {r.text.strip()}  ({r.rule.id} v{r.rule.version}; "  # type: ignore[union-attr]
-            f"{', '.join(r.rule.cites)})"
-        )
+    urgent = _urgent_lines(decision)
+    if urgent:
+        lines.append("ACT FIRST (most urgent first; this comes before any pathway advice):")
+        lines.extend(urgent)
     rf = decision.red_flags
     if rf is not None:
         lines.append(f"Red-flag screen: {rf.status.upper()}")
-        for f in rf.findings:
-            o = decision.outcome(f.rule.id)
-            used = ", ".join(
-                f"{leaf.path}={_jsonable(decision.facts.get(leaf.path))}"
-                for leaf, _n in supporting_leaves(f.rule.when, o.values)
-            )
-            lines.append(f"  [{_URGENCY_LABEL[f.urgency]}] {f.condition.replace('_', ' ')}: {f.action.strip()}")
-            lines.append(f"      because {used}  ({f.rule.id} v{f.rule.version}; {', '.join(f.rule.cites)})")
         if rf.status == "incomplete":
             lines.append("  Not yet answered: " + ", ".join(decision.red_flag_missing))
     if decision.pmp is not None:
         p = decision.pmp
-        setting = f", setting {p.setting}" if p.setting else ""
+        setting = f", setting {p.setting.replace('_', ' ')}" if p.setting else ""
         lines.append(f"Pain Management Programme: {p.status.replace('_', ' ')}{setting}")
         for r in (*p.reasons, *p.setting_reasons):
-            lines.append(f"  - {r.text.strip()}  ({r.rule.id} v{r.rule.version})")
+            lines.append(f"  - {r.text.strip()}  ({_ref(r.rule)})")
             if r.instead:
                 lines.append(f"    instead: {r.instead.strip()}")
-        for item in p.preparation:
-            lines.append(f"  * {item}")
+        if p.blocked_by:
+            lines.append(f"  waiting on: {', '.join(p.blocked_by)}")
+        if p.preparation:
+            lines.append("  Preparing the patient:")
+            lines.extend(f"  * {item.strip()}" for item in p.preparation)
+    for r in decision.notes:
+        lines.append(f"  Considered: {r.text.strip()}  ({r.rule.id})")
     if decision.pathways:
         lines.append("Treatment pathways:")
-        for pw in decision.pathways:
+        for pw in sorted(decision.pathways, key=lambda pw: _PATHWAY_ORDER.get(pw.entry.status, 9)):
             lines.append(f"  - {pw.option.replace('_', ' ')}: {pw.entry.status.replace('_', ' ')}")
             for r in pw.entry.reasons:
-                lines.append(f"      {r.text.strip()}  ({r.rule.id} v{r.rule.version})")
+                lines.append(f"      {r.text.strip()}  ({_ref(r.rule)})")
     if decision.best_practice:
-        lines.append("Best-practice adherence (Lin et al. 2019):")
+        lines.append("Best-practice adherence (Lin et al. 2019, then NICE audit checks):")
         for a in decision.best_practice:
-            extra = f" - {'; '.join(a.advice)}" if a.advice else ""
+            extra = f" - {'; '.join(item.strip() for item in a.advice)}" if a.advice else ""
             lines.append(f"  {a.recommendation:>2}. {a.entry.status.replace('_', ' ')}{extra}")
-    for r in decision.notes:
-        lines.append(f"Note: {r.text.strip()}  ({r.rule.id})")
     if decision.missing_information:
         lines.append("Information that would change the advice (most important first):")
         for m in decision.missing_information[:15]:
