@@ -10,9 +10,10 @@ facts for the strata after it.
 from __future__ import annotations
 
 import datetime
+import operator
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
@@ -76,8 +77,37 @@ def _reason(rule: ir.Rule) -> Reason:
     return Reason(rule, str(text), _get(rule, "instead"))
 
 
-Ladder = tuple[tuple[str, tuple[int, ...]], ...]
-"""A section's rules grouped by the status they conclude, strongest first: ``((status, rule indices), ...)``."""
+class Ladder:
+    """A section's rules grouped by the status they conclude, strongest first.
+
+    ``steps`` is ``((status, rule indices), ...)``; ``fetch`` reads all their results at once (C speed),
+    and ``spans`` locates each step's slice of what it returns.
+    """
+
+    __slots__ = ("fetch", "indices", "spans", "steps")
+
+    def __init__(self, steps: tuple[tuple[str, tuple[int, ...]], ...]) -> None:
+        self.steps = steps
+        self.indices = tuple(i for _status, idx in steps for i in idx)
+        getter = operator.itemgetter(*self.indices) if self.indices else None
+        if getter is None:
+            self.fetch: Callable[[list[int]], tuple[int, ...]] = lambda _results: ()
+        elif len(self.indices) == 1:
+            self.fetch = lambda results: (getter(results),)
+        else:
+            self.fetch = getter
+        spans = []
+        pos = 0
+        for status, idx in steps:
+            spans.append((status, idx, pos, pos + len(idx)))
+            pos += len(idx)
+        self.spans = tuple(spans)
+
+    def limited(self, limit: int) -> Ladder:
+        """The same ladder without the rules at or after index ``limit`` (not evaluated yet)."""
+        if all(i < limit for i in self.indices):
+            return self
+        return Ladder(tuple((status, tuple(i for i in idx if i < limit)) for status, idx in self.steps))
 
 
 class Engine:
@@ -203,7 +233,7 @@ class Engine:
     # -- derived facts and sections -------------------------------------------------------------
 
     def _ladder(self, indices: list[int], precedence: tuple[str, ...]) -> Ladder:
-        return tuple((status, tuple(i for i in indices if self._key[i] == status)) for status in precedence)
+        return Ladder(tuple((status, tuple(i for i in indices if self._key[i] == status)) for status in precedence))
 
     def _plan(self) -> None:
         """Precompute, per stratum and section, the rule indices, keys and constant texts used per patient."""
@@ -289,17 +319,18 @@ class Engine:
 
     def _resolve(self, ladder: Ladder, results: list[int]) -> SectionEntry:
         """Pick the strongest status that fired; an undetermined stronger status makes it undetermined."""
-        if not any(results[i] for _status, indices in ladder for i in indices):
+        values = ladder.fetch(results)
+        if not any(values):
             return _NOTHING_ENTRY  # every rule definitely false (F == 0): the common case
-        for status, indices in ladder:
-            values = [results[i] for i in indices]
-            if T in values:
+        for status, indices, start, end in ladder.spans:
+            step = values[start:end]
+            if T in step:
                 reasons = self._reasons
-                return SectionEntry(status, tuple(reasons[i] for i, v in zip(indices, values, strict=True) if v == T))
-            if U in values:
+                return SectionEntry(status, tuple(reasons[i] for i, v in zip(indices, step, strict=True) if v == T))
+            if U in step:
                 ids = self._ids
                 return SectionEntry(
-                    "undetermined", (), tuple(ids[i] for i, v in zip(indices, values, strict=True) if v == U)
+                    "undetermined", (), tuple(ids[i] for i, v in zip(indices, step, strict=True) if v == U)
                 )
         return _NOTHING_ENTRY
 
@@ -386,15 +417,14 @@ class Engine:
         if entry.status == "recommended":
             for reason in entry.reasons:
                 preparation.extend(getattr(reason.rule.concludes, "preparation", []))
-            limit = len(results)
-            ladder = tuple((status, tuple(i for i in idx if i < limit)) for status, idx in self._triage_ladder)
-            if any(idx for _status, idx in ladder):
+            ladder = self._triage_ladder.limited(len(results))
+            if ladder.indices:
                 t = self._resolve(ladder, results)
                 setting = None if t.status == _NOTHING else t.status
                 setting_reasons = t.reasons
         elif entry.status in ("not_suitable", "not_yet"):
             limit = len(results)
-            for status, idx in self._triage_ladder:
+            for status, idx in self._triage_ladder.steps:
                 fired = [i for i in idx if i < limit and results[i] == T]
                 if status in _REDIRECT_SETTINGS and fired:
                     setting, setting_reasons = status, tuple(self._reasons[i] for i in fired)
