@@ -37,11 +37,11 @@ def _anchor(key: str) -> str:
 
 
 def _bar(value: float, maximum: float, href: str, title: str, ci: list[float] | None = None) -> str:
-    """One horizontal bar (value/maximum of the width) linking to ``href``, with an optional interval."""
+    """One horizontal bar (value/maximum of the width) linking to ``#href`` (if any), with an optional interval."""
     width = 0.0 if maximum <= 0 else max(0.0, min(1.0, value / maximum)) * _BAR_W
     parts = [f'<svg width="{_BAR_W + 10}" height="18" role="img" aria-label="{escape(title)}">']
-    parts.append(f'<a href="#{href}"><title>{escape(title)}</title>')
-    parts.append(f'<rect class="bar" x="0" y="3" width="{width:.1f}" height="12"/></a>')
+    rect = f'<title>{escape(title)}</title><rect class="bar" x="0" y="3" width="{width:.1f}" height="12"/>'
+    parts.append(f'<a href="#{href}">{rect}</a>' if href else rect)
     if ci is not None:
         lo, hi = (max(0.0, min(1.0, c)) * _BAR_W for c in ci)
         parts.append(f'<line class="ci" x1="{lo:.1f}" x2="{hi:.1f}" y1="9" y2="9"/>')
@@ -57,9 +57,11 @@ def _count_chart(rows: list[tuple[str, int, str]], total: int) -> str:
     out = ['<table><tr><th>what</th><th></th><th class="num">patients</th><th class="num">%</th></tr>']
     for label, n, key in rows:
         pct = f"{100 * n / total:.1f}" if total else ""
+        href = _anchor(key) if n else ""
+        count = f'<a href="#{href}">{n}</a>' if n else "0"
         out.append(
-            f"<tr><td>{escape(label)}</td><td>{_bar(n, biggest, _anchor(key), f'{label}: {n} patients')}</td>"
-            f'<td class="num"><a href="#{_anchor(key)}">{n}</a></td><td class="num">{pct}</td></tr>'
+            f"<tr><td>{escape(label)}</td><td>{_bar(n, biggest, href, f'{label}: {n} patients')}</td>"
+            f'<td class="num">{count}</td><td class="num">{pct}</td></tr>'
         )
     out.append("</table>")
     return "".join(out)
@@ -82,7 +84,7 @@ def _measure_chart(measures: list[dict[str, Any]]) -> str:
         )
         out.append(
             f'<tr><td><b>{escape(m["key"])}</b> {escape(m["title"])}<div class="muted small">{escape(", ".join(m["cites"]))}'
-            f"</div></td><td>{_bar(rate or 0.0, 1.0, _anchor(m['key'] + '|M'), title, ci)}</td>"
+            f"</div></td><td>{_bar(rate or 0.0, 1.0, _anchor(m['key'] + '|M') if rate else '', title, ci)}</td>"
             f'<td class="num">{label}</td>{cells}</tr>'
         )
     out.append("</table>")

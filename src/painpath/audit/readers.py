@@ -9,7 +9,8 @@ entry in ``FORMATS``.
 CSV: one row per patient. The header names facts by their flat catalogue path
 (``painpath.facts.catalogue``, e.g. ``red_flags.saddle_anaesthesia``), plus ``patient_id`` and
 ``assessment_date``. Empty cells are "not recorded". Yes/no facts take ``true``/``false`` (also
-``yes``/``no``, ``1``/``0``); sets are ``;``-separated values; numbers are plain decimals. An
+``yes``/``no``, ``1``/``0``); sets are ``;``-separated values, ``[]`` for a recorded empty set (an empty
+cell is "not recorded"); numbers are plain decimals. An
 unknown column stops the audit before any row is read (it would otherwise be silently ignored in
 every row).
 """
@@ -26,6 +27,7 @@ from painpath.errors import FactsValidationError, Problem, suggest
 from painpath.facts import CATALOGUE, PatientFacts, parse_facts, parse_facts_json, unflatten
 
 CSV_EXTRA_COLUMNS = ("patient_id", "assessment_date")
+EMPTY_SET = "[]"
 _TRUE = frozenset({"true", "yes", "y", "1"})
 _FALSE = frozenset({"false", "no", "n", "0"})
 _INVALID = "\x00invalid"
@@ -109,7 +111,7 @@ def _cell(path: str, cell: str) -> Any:
         except ValueError:
             raise ValueError("expected a number") from None
     if spec.kind == "set":
-        return [v.strip() for v in value.split(";") if v.strip()]
+        return [] if value == EMPTY_SET else [v.strip() for v in value.split(";") if v.strip()]
     return value
 
 

@@ -105,6 +105,11 @@ def engine_for(spec: EngineSpec) -> tuple[Engine, MeasureSet]:
     return built
 
 
+def use_engine(spec: EngineSpec, engine: Engine) -> None:
+    """Let this process audit with an engine it already has (the HTTP service's), built from ``spec``."""
+    _ENGINES[spec] = (engine, build_measures(engine.ruleset))
+
+
 def subject_entry(patient_id: str | None, line: int) -> str:
     """A FHIR ``List.entry`` naming the patient by the cohort's identifier (or the record's line)."""
     if patient_id:
