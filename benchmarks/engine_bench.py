@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from painpath.engine.engine import Engine
 from painpath.audit.synth import cohort as synthetic_cohort
+from painpath.engine.engine import Engine
 from painpath.facts import flatten, parse_facts
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -203,7 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     aud.add_argument("--no-subject-list", action="store_true", help="skip the subject-list MeasureReports")
     aud.add_argument("--rules", help="rules directory (default: bundled rules)")
     aud.add_argument("--site-config", help="site configuration YAML (parameter overrides)")
-    aud.add_argument("--progress", choices=("auto", "always", "never"), default="auto", help="auto: on a terminal, not in CI")
+    aud.add_argument(
+        "--progress", choices=("auto", "always", "never"), default="auto", help="auto: on a terminal, not in CI"
+    )
     aud.set_defaults(func=cmd_audit)
 
     rules = sub.add_parser("rules", help="check, test and list rules").add_subparsers(

@@ -111,7 +111,9 @@ def test_measures_have_ecqm_populations_and_wilson_intervals(audited: Path) -> N
     for key, m in measures.items():
         p = m["populations"]
         assert p["initial_population"] == N
-        assert p["denominator"] == p["numerator"] + p["not_met"] + p["denominator_exception"] + p["denominator_exclusion"]
+        assert (
+            p["denominator"] == p["numerator"] + p["not_met"] + p["denominator_exception"] + p["denominator_exclusion"]
+        )
         assert p["initial_population"] == p["denominator"] + p["undetermined"] + p["manual_review"]
         # the per-patient table agrees with the counts
         column = [row[key] for row in patients]
@@ -157,7 +159,12 @@ def test_html_report_is_self_contained_and_bars_link_to_patients(audited: Path) 
     anchors = set(re.findall(r'id="([^"]+)"', html))
     links = set(re.findall(r'href="#([^"]+)"', html))
     assert links and links <= anchors, sorted(links - anchors)[:5]
-    for section in ("Adherence per recommendation", "Red-flag findings by urgency", "Pain Management Programme", "missing facts"):
+    for section in (
+        "Adherence per recommendation",
+        "Red-flag findings by urgency",
+        "Pain Management Programme",
+        "missing facts",
+    ):
         assert section in html
     assert 'class="ci"' in html  # interval whiskers are drawn
 

@@ -84,9 +84,7 @@ def load_services(settings: Settings) -> Services:
         evaluator = Evaluator(engine, pool)
         evaluator.check_workers()
         store = open_store(settings.resolved_database_url)
-        audits = AuditJobs(
-            settings.data_dir / "audits", engine, settings.rules_dir, settings.site_config, workers or 1
-        )
+        audits = AuditJobs(settings.data_dir / "audits", engine, settings.rules_dir, settings.site_config, workers or 1)
     except BaseException:
         if pool is not None:
             pool.close()

@@ -157,10 +157,14 @@ class AuditJobs:
         except (AuditError, PainpathError, OSError) as exc:
             state.update(status="failed", error=str(exc), finished_at=_now())
         finally:
+            if state["status"] == "running":  # an unexpected error: never leave the job looking alive
+                state.update(status="failed", error="the audit stopped unexpectedly", finished_at=_now())
+            self._write(job_id, state)  # before leaving the active set, so a reader never sees a stale state
             with self._lock:
                 self._active.discard(job_id)
-        self._write(job_id, state)
-        log.info("audit_job_finished", job_id=job_id, status=state["status"], records=state.get("records", {}).get("input"))
+        log.info(
+            "audit_job_finished", job_id=job_id, status=state["status"], records=state.get("records", {}).get("input")
+        )
 
     def read(self, job_id: str) -> dict[str, Any] | None:
         """The job's state, or ``None`` if there is no such job."""

@@ -60,7 +60,9 @@ def _dump(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def _report(m: dict[str, Any], ms: MeasureSet, period: str, now: str, kind: str, lists: dict[str, str]) -> dict[str, Any]:
+def _report(
+    m: dict[str, Any], ms: MeasureSet, period: str, now: str, kind: str, lists: dict[str, str]
+) -> dict[str, Any]:
     populations = []
     for key, system, code, list_code in _POPULATIONS:
         pop: dict[str, Any] = {
@@ -137,7 +139,13 @@ def write_measure_reports(summary: dict[str, Any], ms: MeasureSet, out: Path, su
     if subjects is None:
         return
     with (out / "measure-report-subject-list.ndjson").open("w", encoding="utf-8") as f:
-        cohort = {"resourceType": "List", "id": "cohort", "status": "current", "mode": "snapshot", "title": "Evaluated patients"}
+        cohort: dict[str, Any] = {
+            "resourceType": "List",
+            "id": "cohort",
+            "status": "current",
+            "mode": "snapshot",
+            "title": "Evaluated patients",
+        }
         all_part = subjects.path("all|")
         parts = {}
         if all_part.exists() and subjects.counts["all|"]:

@@ -100,6 +100,9 @@ class MeasureSet:
     ruleset_version: str
     ruleset_hash: str
 
+    positions: Mapping[str, int]
+    """Rule id -> its index in ``Decision.outcomes`` (rules are evaluated in ruleset order)."""
+
     @property
     def keys(self) -> tuple[str, ...]:
         return tuple(m.key for m in self.measures)
@@ -124,7 +127,7 @@ def build_measures(ruleset: ir.RulesetIR) -> MeasureSet:
     for rule in ruleset.rules:
         c = rule.concludes
         if c.kind == "adherence":
-            recs.setdefault(str(c.recommendation), []).append(rule)  # type: ignore[union-attr]
+            recs.setdefault(str(c.recommendation), []).append(rule)
         elif c.kind in _FINDING_KINDS:
             findings.append(rule)
     measures: list[Measure] = []
@@ -157,6 +160,7 @@ def build_measures(ruleset: ir.RulesetIR) -> MeasureSet:
         ruleset.name,
         ruleset.version,
         ruleset.content_hash,
+        {rule.id: i for i, rule in enumerate(ruleset.rules)},
     )
 
 
@@ -189,7 +193,12 @@ def classify(decision: Decision, measures: MeasureSet) -> Classified:
     exc = measures.exception
     excepted = decision.facts.get(exc.fact) == exc.equals
     adherence = {a.recommendation: a for a in decision.best_practice}
-    status = {o.rule.id: o.status for o in decision.outcomes if o.rule.concludes.kind in _FINDING_KINDS}
+    outcomes = decision.outcomes
+    status = {}
+    for m in measures.measures:
+        i = measures.positions.get(m.rule_id or "", -1)
+        if 0 <= i < len(outcomes) and outcomes[i].rule.id == m.rule_id:
+            status[m.rule_id] = outcomes[i].status
     codes: list[str] = []
     rules: list[tuple[str, ...]] = []
     for m in measures.measures:
@@ -229,7 +238,8 @@ def explain(decision: Decision, measure: Measure, code: str, measures: MeasureSe
     if code == "M":
         rule = next(o.rule for o in decision.outcomes if o.rule.id == rule_id)
         action = getattr(rule.concludes, "action", "") or ""
-        return f"[{(measure.urgency or '').upper()}] {action.strip()}  ({rule.id} v{rule.version}; {', '.join(rule.cites)})"
+        cites = ", ".join(rule.cites)
+        return f"[{(measure.urgency or '').upper()}] {action.strip()}  ({rule.id} v{rule.version}; {cites})"
     if code == "U":
         missing = [m.path for m in decision.missing_information if rule_id in m.needed_by]
         return f"{label}: missing {', '.join(missing)}"

@@ -55,7 +55,9 @@ def _csv_columns(header: list[str]) -> None:
     problems = []
     for name in header:
         if name not in CATALOGUE and name not in CSV_EXTRA_COLUMNS:
-            problems.append(Problem(f"column {name!r}", "unknown fact path", suggest(name, [*CATALOGUE, *CSV_EXTRA_COLUMNS])))
+            problems.append(
+                Problem(f"column {name!r}", "unknown fact path", suggest(name, [*CATALOGUE, *CSV_EXTRA_COLUMNS]))
+            )
     if len(set(header)) != len(header):
         dupes = sorted({h for h in header if header.count(h) > 1})
         problems.append(Problem("header", f"duplicate columns: {', '.join(dupes)}"))

@@ -31,8 +31,11 @@ from painpath.facts import CATALOGUE
 if TYPE_CHECKING:
     from painpath.audit.runner import Aggregate, _Subjects
 
+
 def _by_prefix(counts: dict[str, int], prefix: str) -> dict[str, int]:
-    return {k[len(prefix) :]: v for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if k.startswith(prefix)}
+    return {
+        k[len(prefix) :]: v for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if k.startswith(prefix)
+    }
 
 
 def summarise(agg: Aggregate, meta: dict[str, Any]) -> dict[str, Any]:
@@ -103,10 +106,19 @@ def write_tables(summary: dict[str, Any], out: Path) -> None:
     for m in summary["measures"]:
         ci = m["ci95"] or ["", ""]
         rows.append(
-            [m["key"], m["kind"], m["title"], *m["populations"].values(), m["rate"] if m["rate"] is not None else "", *ci]
-            + [" ".join(m["cites"])]
+            [
+                m["key"],
+                m["kind"],
+                m["title"],
+                *m["populations"].values(),
+                m["rate"] if m["rate"] is not None else "",
+                *ci,
+                " ".join(m["cites"]),
+            ]
         )
-    _write_csv(out / "measures.csv", ["measure", "kind", "title", *pop_names, "rate", "ci95_low", "ci95_high", "cites"], rows)
+    _write_csv(
+        out / "measures.csv", ["measure", "kind", "title", *pop_names, "rate", "ci95_low", "ci95_high", "cites"], rows
+    )
     rf = summary["red_flags"]
     rf_rows: list[list[Any]] = [["screen", k, "", v] for k, v in rf["screen"].items()]
     rf_rows += [["highest_urgency", k, "", v] for k, v in rf["highest_urgency"].items()]

@@ -93,10 +93,16 @@ class Aggregate:
                 bucket.extend(items[: self.sample_size - len(bucket)])
 
 
+class _Pending(Protocol):
+    """A submitted chunk: a ``concurrent.futures.Future`` or a ``distributed.Future``."""
+
+    def result(self, timeout: float | None = None) -> ChunkResult: ...
+
+
 class _Executor(Protocol):
     workers: int
 
-    def submit(self, chunk: Chunk) -> Future[ChunkResult]: ...
+    def submit(self, chunk: Chunk) -> _Pending: ...
 
     def close(self) -> None: ...
 
@@ -133,17 +139,17 @@ class _Dask:
         except ImportError as exc:
             raise AuditError("--engine dask needs the 'dask' extra: pip install 'painpath[dask]'") from exc
         try:
-            self.client = Client(scheduler, timeout=30)
+            self.client = Client(scheduler, timeout=30)  # type: ignore[no-untyped-call]
         except OSError as exc:
             raise AuditError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
-        self.workers = max(1, sum(self.client.nthreads().values()))
+        self.workers = max(1, sum(self.client.nthreads().values()))  # type: ignore[no-untyped-call]
 
-    def submit(self, chunk: Chunk) -> Future[ChunkResult]:
-        future: Future[ChunkResult] = self.client.submit(evaluate_chunk, chunk, pure=False)
+    def submit(self, chunk: Chunk) -> _Pending:
+        future: _Pending = self.client.submit(evaluate_chunk, chunk, pure=False)
         return future
 
     def close(self) -> None:
-        self.client.close()
+        self.client.close()  # type: ignore[no-untyped-call]
 
 
 def _chunks(records: Iterator[tuple[int, Any]], size: int) -> Iterator[list[tuple[int, Any]]]:
@@ -235,9 +241,9 @@ def run_audit(opts: AuditOptions) -> dict[str, Any]:
         csv.writer(patients, lineterminator="\n").writerow(patient_header(measures))
         rejected_rows = csv.writer(rejected, lineterminator="\n")
         rejected_rows.writerow(["line", "reason"])
-        in_flight: deque[Future[ChunkResult]] = deque()
+        in_flight: deque[_Pending] = deque()
 
-        def collect(future: Future[ChunkResult]) -> None:
+        def collect(future: _Pending) -> None:
             r = future.result()
             if r.ruleset_hash != ruleset.content_hash:  # fail closed: one audit, one ruleset
                 raise AuditError(

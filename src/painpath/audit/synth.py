@@ -127,7 +127,7 @@ def synthetic_patient(rng: random.Random, rates: Rates | None = None, patient_id
 
 def cohort(n: int, seed: int, rates: Rates | None = None) -> Iterator[dict[str, Any]]:
     """``n`` labelled synthetic patients (``SYNTHETIC-<seed>-<k>``), reproducible from ``seed``."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible synthetic data, not security
     for k in range(1, n + 1):
         yield synthetic_patient(rng, rates, f"{ID_PREFIX}{seed}-{k}")
 

@@ -17,15 +17,15 @@ import gc
 import io
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 from painpath.audit.measures import POPULATIONS, MeasureSet, build_measures, classify, explain
 from painpath.audit.readers import FORMATS
 from painpath.audit.synth import ID_PREFIX
-from painpath.engine.decision import Decision, Reason
+from painpath.engine.decision import Decision, PmpSection, Reason
 from painpath.engine.engine import Engine
 from painpath.engine.render import decision_to_text
 from painpath.errors import FactsValidationError
@@ -113,10 +113,10 @@ def use_engine(spec: EngineSpec, engine: Engine) -> None:
 def subject_entry(patient_id: str | None, line: int) -> str:
     """A FHIR ``List.entry`` naming the patient by the cohort's identifier (or the record's line)."""
     if patient_id:
-        ident = {"system": "urn:painpath:cohort:patient-id", "value": patient_id}
-    else:
-        ident = {"system": "urn:painpath:cohort:line", "value": str(line)}
-    return json.dumps({"item": {"identifier": ident}}, separators=(",", ":"))
+        return (
+            '{"item":{"identifier":{"system":"urn:painpath:cohort:patient-id","value":' + json.dumps(patient_id) + "}}}"
+        )
+    return '{"item":{"identifier":{"system":"urn:painpath:cohort:line","value":"' + str(line) + '"}}}'
 
 
 def reject_reason(exc: FactsValidationError) -> str:
@@ -149,6 +149,7 @@ def evaluate_chunk(chunk: Chunk) -> ChunkResult:
         decision = engine.evaluate(facts)
         result.evaluated += 1
         pid = facts.patient_id or ""
+        patient = (line, pid)
         if pid.startswith(ID_PREFIX):
             counts["synthetic"] += 1
         classified = classify(decision, measures)
@@ -171,10 +172,16 @@ def evaluate_chunk(chunk: Chunk) -> ChunkResult:
         missing = [m.path for m in decision.missing_information] if decision.status == "ok" else []
         for path in missing:
             counts[f"missing:{path}"] += 1
-        for key, why in _section_samples(decision, urgency, missing):
-            bucket = samples.setdefault(key, [])
-            if len(bucket) < k:
-                bucket.append((line, pid, why()))
+        if rf is not None:
+            _sample(samples, f"urgency|{urgency or 'undetermined'}", k, patient, _urgency_why, decision)
+        if pmp is not None:
+            _sample(samples, f"pmp|{pmp.status}", k, patient, _pmp_why, pmp)
+            if pmp.setting:
+                _sample(samples, f"setting|{pmp.setting}", k, patient, _reasons, pmp.setting_reasons)
+        for path in missing:
+            bucket = samples.get(f"missing|{path}")
+            if bucket is None or len(bucket) < k:
+                _sample(samples, f"missing|{path}", k, patient, _missing_why, decision, path)
         row: list[Any] = [
             line,
             pid,
@@ -198,9 +205,9 @@ def evaluate_chunk(chunk: Chunk) -> ChunkResult:
             if chunk.subject_lists and code in SUBJECT_CODES[m.kind]:
                 subjects.setdefault(key, []).append(entry)
             if code != "N" or m.kind == "adherence":
-                bucket = samples.setdefault(key, [])
-                if len(bucket) < k:
-                    bucket.append((line, pid, explain(decision, m, code, measures)))
+                bucket = samples.get(key)
+                if bucket is None or len(bucket) < k:
+                    _sample(samples, key, k, patient, explain, decision, m, code, measures)
         rows.writerow(row)
         if chunk.explanations:
             explanations.append(
@@ -217,36 +224,43 @@ def _reasons(reasons: tuple[Reason, ...]) -> str:
     return "; ".join(f"{r.text.strip()}  ({r.rule.id} v{r.rule.version})" for r in reasons)
 
 
-def _section_samples(decision: Decision, urgency: str, missing: list[str]) -> list[tuple[str, Callable[[], str]]]:
-    """Sample keys this patient belongs to outside the measures, with their explanation (made if kept)."""
-    out: list[tuple[str, Callable[[], str]]] = []
+def _sample(
+    samples: dict[str, list[tuple[int, str, str]]],
+    key: str,
+    k: int,
+    patient: tuple[int, str],
+    why: Callable[..., str],
+    *args: Any,
+) -> None:
+    """Keep this patient under ``key`` if fewer than ``k`` are kept; ``why(*args)`` is only called then."""
+    bucket = samples.get(key)
+    if bucket is None:
+        bucket = samples[key] = []
+    if len(bucket) < k:
+        bucket.append((*patient, why(*args)))
+
+
+def _pmp_why(pmp: PmpSection) -> str:
+    return _reasons(pmp.reasons) or f"waiting on {', '.join(pmp.blocked_by) or 'no rule'}"
+
+
+def _urgency_why(decision: Decision) -> str:
     rf = decision.red_flags
-    if rf is not None:
-        out.append(
-            (
-                f"urgency|{urgency or 'undetermined'}",
-                lambda: "; ".join(
-                    f"[{f.urgency.upper()}] {f.condition.replace('_', ' ')}: {f.action.strip()}  "
-                    f"({f.rule.id} v{f.rule.version})"
-                    for f in rf.findings
-                )
-                or f"screen {rf.status}; not yet answered: {', '.join(decision.red_flag_missing)}",
-            )
+    if rf is None:
+        return ""
+    return (
+        "; ".join(
+            f"[{f.urgency.upper()}] {f.condition.replace('_', ' ')}: {f.action.strip()}  "
+            f"({f.rule.id} v{f.rule.version})"
+            for f in rf.findings
         )
-    pmp = decision.pmp
-    if pmp is not None:
-        out.append(
-            (
-                f"pmp|{pmp.status}",
-                lambda: _reasons(pmp.reasons) or f"waiting on {', '.join(pmp.blocked_by) or 'no rule'}",
-            )
-        )
-        if pmp.setting:
-            out.append((f"setting|{pmp.setting}", lambda: _reasons(pmp.setting_reasons)))
-    needed = {m.path: m.needed_by for m in decision.missing_information}
-    for path in missing:
-        out.append((f"missing|{path}", lambda p=path: "needed by " + (", ".join(needed[p]) or "the red-flag screen")))  # type: ignore[misc]
-    return out
+        or f"screen {rf.status}; not yet answered: {', '.join(decision.red_flag_missing)}"
+    )
+
+
+def _missing_why(decision: Decision, path: str) -> str:
+    needed = next((m.needed_by for m in decision.missing_information if m.path == path), ())
+    return "needed by " + (", ".join(needed) or "the red-flag screen")
 
 
 def patient_header(measures: MeasureSet) -> list[str]:
