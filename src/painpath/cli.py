@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from painpath.audit.readers import FORMATS
 from painpath.engine import ir
 from painpath.engine.engine import Engine
 from painpath.engine.loader import load_ruleset
@@ -194,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     aud = sub.add_parser("audit", help="audit a cohort against the best-practice recommendations and checks")
     aud.add_argument("cohort", metavar="COHORT", help="JSON Lines of patient facts, CSV, ...")
     aud.add_argument("--out", required=True, help="output directory (created if needed)")
-    aud.add_argument("--format", choices=("jsonl", "csv"), default=None, help="default: from the file name")
+    aud.add_argument("--format", choices=tuple(FORMATS), default=None, help="default: from the file name")
     aud.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
     aud.add_argument("--engine", choices=("local", "dask"), default="local")
     aud.add_argument("--scheduler", help="Dask scheduler address (with --engine dask), e.g. tcp://host:8786")

@@ -26,10 +26,16 @@ def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
     if not enabled:
         yield None
         return
+    from rich.console import Console  # noqa: PLC0415 - only when a progress bar is shown
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeElapsedColumn  # noqa: PLC0415
 
     with Progress(
-        "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TimeElapsedColumn(), transient=True
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
     ) as bar:
         task = bar.add_task("auditing", total=None)
 
