@@ -167,6 +167,7 @@ def test_html_report_is_self_contained_and_bars_link_to_patients(audited: Path) 
     ):
         assert section in html
     assert 'class="ci"' in html  # interval whiskers are drawn
+    assert "red_flags.saddle_anesthesia: unknown field" in html  # the rejected records are shown
 
 
 def test_csv_cohort_gives_the_same_audit(audited: Path, cohort: Path, tmp_path: Path) -> None:

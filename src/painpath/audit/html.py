@@ -131,7 +131,9 @@ def _patient_lists(summary: dict[str, Any], samples: dict[str, list[tuple[int, s
     return "".join(out)
 
 
-def render_html(summary: dict[str, Any], samples: dict[str, list[tuple[int, str, str]]]) -> str:
+def render_html(
+    summary: dict[str, Any], samples: dict[str, list[tuple[int, str, str]]], rejected: list[tuple[int, str]]
+) -> str:
     """The report page as a string."""
     rec = summary["records"]
     evaluated = rec["evaluated"]
@@ -156,6 +158,12 @@ def render_html(summary: dict[str, Any], samples: dict[str, list[tuple[int, str,
         f"<p class='{cls}'>{escape(rec['statement'])}. "
         f"<a href='rejected.csv'>rejected.csv</a> lists each rejected record with its line and reason.</p>"
     )
+    if rejected:
+        parts.append('<table class="small"><tr><th>line</th><th>why the record was rejected</th></tr>')
+        parts.extend(f'<tr><td class="num">{line}</td><td>{escape(why)}</td></tr>' for line, why in rejected)
+        parts.append("</table>")
+        if len(rejected) < rec["rejected"]:
+            parts.append(f"<p class='muted'>The first {len(rejected)} of {rec['rejected']} rejected records.</p>")
     decisions = ", ".join(f"{escape(k)}: {v}" for k, v in summary["decisions"].items())
     parts.append(
         f"<p>Decisions: {decisions or 'none'} (manual review: the two evaluators disagreed; nothing asserted).</p>"
@@ -213,6 +221,11 @@ def render_html(summary: dict[str, Any], samples: dict[str, list[tuple[int, str,
     return "".join(parts)
 
 
-def write_html(summary: dict[str, Any], samples: dict[str, list[tuple[int, str, str]]], out: Path) -> None:
+def write_html(
+    summary: dict[str, Any],
+    samples: dict[str, list[tuple[int, str, str]]],
+    rejected: list[tuple[int, str]],
+    out: Path,
+) -> None:
     """Write ``report.html``."""
-    (out / "report.html").write_text(render_html(summary, samples), encoding="utf-8")
+    (out / "report.html").write_text(render_html(summary, samples, rejected), encoding="utf-8")

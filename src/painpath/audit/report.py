@@ -149,6 +149,6 @@ def write_reports(agg: Aggregate, out: Path, *, subjects: _Subjects | None, meta
     summary = summarise(agg, meta)
     write_tables(summary, out)
     write_measure_reports(summary, agg.measures, out, subjects)
-    write_html(summary, agg.samples, out)
+    write_html(summary, agg.samples, agg.first_rejected, out)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary

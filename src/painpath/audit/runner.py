@@ -76,6 +76,7 @@ class Aggregate:
     codes: list[Counter[str]] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     samples: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
+    first_rejected: list[tuple[int, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.codes = [Counter() for _ in self.measures.measures]
@@ -84,6 +85,7 @@ class Aggregate:
         self.n_input += r.n_input
         self.evaluated += r.evaluated
         self.rejected += len(r.rejected)
+        self.first_rejected.extend(r.rejected[: max(0, self.sample_size - len(self.first_rejected))])
         for mine, theirs in zip(self.codes, r.codes, strict=True):
             mine.update(theirs)
         self.counts.update(r.counts)

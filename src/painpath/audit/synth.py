@@ -34,6 +34,7 @@ _NUMBER_CAP = 120.0
 class Rates:
     """The rates of ``synth_rates.yaml``, read once."""
 
+    fully_recorded: float
     groups: Mapping[str, Mapping[str, float]]
     boolean_true: Mapping[str, Any]
     set_members: Mapping[str, Any]
@@ -46,6 +47,7 @@ def load_rates(path: Path = RATES_FILE) -> Rates:
     """Read the rates file (cached per path)."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     return Rates(
+        fully_recorded=float(data["fully_recorded"]),
         groups=data["groups"],
         boolean_true=data["boolean_true"],
         set_members=data["set_members"],
@@ -108,6 +110,7 @@ def synthetic_patient(rng: random.Random, rates: Rates | None = None, patient_id
     """One synthetic patient's facts document (nested, as ``parse_facts`` takes it)."""
     rates = rates or load_rates()
     flat: dict[str, Any] = {}
+    complete = rng.random() < rates.fully_recorded
     mode: dict[str, float] = {}
     for path, spec in CATALOGUE.items():
         group = path.split(".", 1)[0]
@@ -115,7 +118,7 @@ def synthetic_patient(rng: random.Random, rates: Rates | None = None, patient_id
         if g is None:
             continue
         if group not in mode:
-            mode[group] = 1.0 if rng.random() < g["complete"] else g["partial"]
+            mode[group] = 1.0 if complete or rng.random() < g["complete"] else g["partial"]
         if mode[group] < 1.0 and rng.random() >= mode[group]:
             continue
         flat[path] = _value(rng, rates, spec, group)
