@@ -114,20 +114,19 @@ def _patient_lists(summary: dict[str, Any], samples: dict[str, list[tuple[int, s
     out = []
     for key, title in titles.items():
         rows = samples.get(key, [])
-        if not totals.get(key):
+        if not rows:  # nothing links here: empty, or the absent findings (not sampled)
             continue
         out.append(f'<h3 id="{_anchor(key)}">{escape(title)}</h3>')
         out.append(
             f'<p class="muted">{len(rows)} of {totals[key]} patients shown; all of them are in '
             f'<a href="patients.csv">patients.csv</a>.</p>'
         )
-        if rows:
-            out.append('<table class="small"><tr><th>line</th><th>patient</th><th>explanation</th></tr>')
-            out.extend(
-                f'<tr><td class="num">{line}</td><td>{escape(pid)}</td><td>{escape(text)}</td></tr>'
-                for line, pid, text in rows
-            )
-            out.append("</table>")
+        out.append('<table class="small"><tr><th>line</th><th>patient</th><th>explanation</th></tr>')
+        out.extend(
+            f'<tr><td class="num">{line}</td><td>{escape(pid)}</td><td>{escape(text)}</td></tr>'
+            for line, pid, text in rows
+        )
+        out.append("</table>")
     return "".join(out)
 
 

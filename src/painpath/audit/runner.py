@@ -33,6 +33,7 @@ from painpath.audit.worker import Chunk, ChunkResult, EngineSpec, evaluate_chunk
 from painpath.engine.loader import load_ruleset
 from painpath.errors import PainpathError
 from painpath.paths import default_rules_dir
+from painpath.processes import watch_parent
 
 log = structlog.get_logger("painpath.audit")
 
@@ -125,7 +126,9 @@ class _Local:
     def __init__(self, jobs: int) -> None:
         self.workers = jobs
         # spawn: a clean interpreter per worker (forking a process that may hold threads is unsafe)
-        self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+        self.pool = ProcessPoolExecutor(
+            max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=watch_parent
+        )
 
     def submit(self, chunk: Chunk) -> Future[ChunkResult]:
         return self.pool.submit(evaluate_chunk, chunk)
