@@ -84,3 +84,24 @@ def test_roles_limits_and_media_types(service: Service) -> None:
         assert missing.status_code == 404
     jobs = service.data_dir / "audits"
     assert all((d / "job.json").exists() for d in jobs.iterdir()), "refused uploads leave nothing behind"
+
+
+def test_a_csv_cohort_and_a_failed_job(service: Service) -> None:
+    csv_headers = {"content-type": "text/csv"}
+    with service.client(Role.auditor) as client:
+        good = client.post(
+            "/v1/audits",
+            content=b"patient_id,demographics.age,red_flags.fever\np1,47,false\np2,,maybe\n",
+            headers=csv_headers,
+        )
+        assert good.status_code == 202
+        state = wait(client, good.headers["location"])
+        assert state["status"] == "succeeded", state
+        records = state["records"]
+        assert isinstance(records, dict)
+        assert (records["evaluated"], records["rejected"]) == (1, 1)
+        bad = client.post("/v1/audits", content=b"patient_id,red_flags.feverr\np1,true\n", headers=csv_headers)
+        state = wait(client, bad.headers["location"])
+        assert state["status"] == "failed"
+        assert "red_flags.feverr" in str(state["error"]) and "red_flags.fever" in str(state["error"])
+        assert client.get(bad.headers["location"] + "/files/summary.json").status_code == 404
