@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv run examples test lint typecheck unit rules-check bench bench-http schemas clean
+.PHONY: venv run examples test lint typecheck unit rules-check bench bench-http bench-audit schemas clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ bench: venv
 ## bench-http: the HTTP load benchmark (starts its own server on loopback)
 bench-http: venv
 	$(BIN)/python benchmarks/http_load.py
+
+## bench-audit: the audit benchmark (100,000 synthetic patients, both cores; figures in docs/performance.md)
+bench-audit: venv
+	$(BIN)/python benchmarks/audit_bench.py
 
 ## schemas: regenerate the checked-in JSON Schemas (CI fails if they differ)
 schemas: venv

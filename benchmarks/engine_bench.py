@@ -8,7 +8,8 @@ and the ratios, plus the number of evaluator disagreements (must be 0).
 
     .venv/bin/python benchmarks/engine_bench.py [--n 10000] [--seed 20261121]
 
-The cohort is synthetic (clearly labelled, generated here), varied in red flags, missing data and care.
+The cohort is synthetic (clearly labelled; ``painpath.audit.synth``, the generator of ``painpath synth``),
+varied in red flags, missing data and care at the rates documented in its ``synth_rates.yaml``.
 """
 
 from __future__ import annotations
@@ -16,57 +17,21 @@ from __future__ import annotations
 import argparse
 import gc
 import platform
-import random
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from painpath.audit.synth import cohort as synthetic_cohort
 from painpath.engine.engine import Engine
-from painpath.facts import CATALOGUE, flatten, parse_facts, unflatten
+from painpath.facts import flatten, parse_facts
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def synthetic_patient(rng: random.Random) -> dict[str, Any]:
-    """A varied synthetic patient: each catalogue fact recorded with a group-specific probability."""
-    recorded = {
-        "demographics": 0.95,
-        "pain": 0.8,
-        "red_flags": 0.6,
-        "instruments": 0.35,
-        "mental_health": 0.4,
-        "function": 0.5,
-        "care": 0.5,
-        "readiness": 0.5,
-        "derived": 0.0,
-    }
-    out: dict[str, Any] = {}
-    for path, spec in CATALOGUE.items():
-        group = path.split(".", 1)[0]
-        if rng.random() > recorded[group]:
-            continue
-        if spec.kind == "boolean":
-            # red flags are rare; most other yes/no facts are common
-            value: Any = rng.random() < (0.04 if group == "red_flags" else 0.5)
-        elif spec.kind == "integer":
-            lo, hi = int(spec.minimum or 0), int(spec.maximum if spec.maximum is not None else 100)
-            value = rng.randint(lo, min(hi, 95) if path == "demographics.age" else hi)
-        elif spec.kind == "number":
-            lo_f, hi_f = spec.minimum or 0.0, min(spec.maximum if spec.maximum is not None else 100.0, 120.0)
-            value = round(rng.uniform(lo_f, hi_f), 1)
-        elif spec.kind == "enum":
-            value = rng.choice(spec.values)
-        else:
-            value = rng.sample(spec.values, rng.randint(0, min(3, len(spec.values))))
-        out[path] = value
-    return unflatten(out)
-
-
 def cohort(n: int, seed: int) -> list[dict[str, Any]]:
-    rng = random.Random(seed)
-    return [synthetic_patient(rng) for _ in range(n)]
+    return list(synthetic_cohort(n, seed))
 
 
 def measure(label: str, fn: Any, patients: list[dict[str, Any]], warmup: int = 300) -> dict[str, float]:

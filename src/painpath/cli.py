@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from painpath.audit.readers import FORMATS
 from painpath.engine import ir
 from painpath.engine.engine import Engine
 from painpath.engine.loader import load_ruleset
@@ -141,6 +142,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve_main([*argv, *(["--dev"] if args.dev else [])])
 
 
+def cmd_synth(args: argparse.Namespace) -> int:
+    from painpath.audit.synth import write_cohort  # noqa: PLC0415 - audit commands load the audit only
+
+    if args.n < 0:
+        print("painpath: --n must be 0 or more", file=sys.stderr)
+        return EXIT_USAGE
+    if args.output and args.output != "-":
+        with Path(args.output).open("w", encoding="utf-8") as out:
+            written = write_cohort(out, args.n, args.seed)
+    else:
+        written = write_cohort(sys.stdout, args.n, args.seed)
+    print(f"painpath synth: wrote {written} SYNTHETIC patients (seed {args.seed}); none is real", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from painpath.audit.cli import run_audit_command  # noqa: PLC0415 - audit commands load the audit only
+
+    return run_audit_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="painpath", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--log-level", default="WARNING", help="structured log level (default WARNING)")
@@ -172,6 +194,29 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--port", type=int, default=None, help="port (default 8000, or $PAINPATH_PORT)")
     srv.add_argument("--dev", action="store_true", help="development mode: no API keys, loopback only")
     srv.set_defaults(func=cmd_serve)
+
+    syn = sub.add_parser("synth", help="write a SYNTHETIC cohort (JSON Lines of patient facts)")
+    syn.add_argument("--n", type=int, default=1000, help="number of patients (default 1000)")
+    syn.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same cohort")
+    syn.add_argument("-o", "--output", help="output file (default: standard output)")
+    syn.set_defaults(func=cmd_synth)
+
+    aud = sub.add_parser("audit", help="audit a cohort against the best-practice recommendations and checks")
+    aud.add_argument("cohort", metavar="COHORT", help="JSON Lines of patient facts, CSV, ...")
+    aud.add_argument("--out", required=True, help="output directory (created if needed)")
+    aud.add_argument("--format", choices=tuple(FORMATS), default=None, help="default: from the file name")
+    aud.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    aud.add_argument("--engine", choices=("local", "dask"), default="local")
+    aud.add_argument("--scheduler", help="Dask scheduler address (with --engine dask), e.g. tcp://host:8786")
+    aud.add_argument("--chunk-size", type=int, default=500, help="records per task (default 500)")
+    aud.add_argument("--explanations", action="store_true", help="also write each decision as the CLI prints it")
+    aud.add_argument("--no-subject-list", action="store_true", help="skip the subject-list MeasureReports")
+    aud.add_argument("--rules", help="rules directory (default: bundled rules)")
+    aud.add_argument("--site-config", help="site configuration YAML (parameter overrides)")
+    aud.add_argument(
+        "--progress", choices=("auto", "always", "never"), default="auto", help="auto: on a terminal, not in CI"
+    )
+    aud.set_defaults(func=cmd_audit)
 
     rules = sub.add_parser("rules", help="check, test and list rules").add_subparsers(
         dest="rules_command", required=True

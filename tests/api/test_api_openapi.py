@@ -45,6 +45,9 @@ def test_the_document_is_openapi_31_with_every_endpoint(doc: dict[str, Any]) -> 
     assert {(m.upper(), p) for p, m, _ in operations(doc)} == {
         ("POST", "/v1/evaluations"),
         ("GET", "/v1/evaluations/{decision_id}"),
+        ("POST", "/v1/audits"),
+        ("GET", "/v1/audits/{job_id}"),
+        ("GET", "/v1/audits/{job_id}/files/{name}"),
         ("GET", "/v1/rules"),
         ("GET", "/v1/rules/{rule_id}"),
         ("GET", "/v1/guidelines"),
@@ -58,7 +61,7 @@ def test_the_document_is_openapi_31_with_every_endpoint(doc: dict[str, Any]) -> 
 
 def test_secured_operations_document_401_and_403_as_problems(doc: dict[str, Any]) -> None:
     secured = [(p, op) for p, _, op in operations(doc) if op.get("security")]
-    assert len(secured) == 6
+    assert len(secured) == 9
     for path, op in secured:
         for status in ("401", "403"):
             assert PROBLEM in op["responses"][status]["content"], (path, status)

@@ -17,12 +17,13 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from painpath import __version__
+from painpath.api.audits import AuditJobs
 from painpath.api.evaluation import Evaluator, WorkerPool
 from painpath.api.limits import BodyLimitMiddleware
 from painpath.api.openapi import build_openapi
 from painpath.api.problems import install_problem_handlers
 from painpath.api.requestlog import RequestLogMiddleware
-from painpath.api.routes import evaluations, guidelines, operations, rules
+from painpath.api.routes import audits, evaluations, guidelines, operations, rules
 from painpath.api.settings import Settings
 from painpath.api.state import Services
 from painpath.engine.engine import Engine
@@ -38,12 +39,13 @@ fired, why, the facts they used, their citations and the facts still missing. Ev
 recorded and can be read back unchanged. Errors are RFC 9457 problem documents.
 
 Authenticate with `Authorization: Bearer <API key>`. Roles: **clinician** (evaluate), **triage**
-(evaluate, read stored decisions), **auditor** (read stored decisions), **admin** (everything).
+(evaluate, read stored decisions), **auditor** (read stored decisions, run audits), **admin** (everything).
 Every role may read rules and guidelines.
 """
 
 TAGS = [
     {"name": "evaluations", "description": "Issue decisions and read them back."},
+    {"name": "audits", "description": "Guideline-adherence audits of a cohort, run as background jobs."},
     {"name": "rules", "description": "The loaded ruleset: conditions, citations, test vectors."},
     {"name": "guidelines", "description": "The sources the rules cite."},
     {"name": "operations", "description": "Probes and versions (no authentication)."},
@@ -82,11 +84,12 @@ def load_services(settings: Settings) -> Services:
         evaluator = Evaluator(engine, pool)
         evaluator.check_workers()
         store = open_store(settings.resolved_database_url)
+        audits = AuditJobs(settings.data_dir / "audits", engine, settings.rules_dir, settings.site_config, workers or 1)
     except BaseException:
         if pool is not None:
             pool.close()
         raise
-    return Services(settings=settings, engine=engine, store=store, evaluator=evaluator)
+    return Services(settings=settings, engine=engine, store=store, evaluator=evaluator, audits=audits)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -98,6 +101,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         services.evaluator.close()
+        services.audits.close()
         services.store.close()
 
     app = PainpathAPI(
@@ -109,9 +113,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
         summary="Clinical decision support for chronic musculoskeletal pain",
     )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        path_limits={audits.UPLOAD_PATH: settings.audit_max_bytes},
+    )
     install_problem_handlers(app)
-    for module in (evaluations, rules, guidelines, operations):
+    for module in (evaluations, audits, rules, guidelines, operations):
         app.include_router(module.router)
     app.openapi()  # built now: a broken document should stop the start, not the first client
     return app

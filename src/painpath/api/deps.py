@@ -102,6 +102,7 @@ def require(permission: Permission) -> Callable[[Caller], Awaitable[Caller]]:
 MayEvaluate = Annotated[Caller, Depends(require(Permission.evaluate))]
 MayReadDecisions = Annotated[Caller, Depends(require(Permission.read_decisions))]
 MayReadRules = Annotated[Caller, Depends(require(Permission.read_rules))]
+MayAudit = Annotated[Caller, Depends(require(Permission.audit))]
 
 
 def only_query(*allowed: str) -> Callable[[Request], Awaitable[None]]:

@@ -17,8 +17,6 @@ import asyncio
 import datetime
 import gc
 import multiprocessing
-import os
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -34,6 +32,7 @@ from painpath.engine.render import Trace, decision_to_dict
 from painpath.errors import FactsValidationError, PainpathError, Problem, RulesValidationError
 from painpath.facts import parse_facts_json
 from painpath.logging import configure_logging
+from painpath.processes import watch_parent
 
 log = structlog.get_logger("painpath.api")
 
@@ -99,24 +98,14 @@ def evaluate_raw(engine: Engine, raw: bytes, trace: Trace = "summary") -> Evalua
 
 # -- worker processes ------------------------------------------------------------------------------
 
-_PARENT_POLL_SECONDS = 0.5
 _worker_engine: Engine | None = None
 """The engine of this worker process (set once by ``_start_worker``; unused in the server process)."""
 _worker_error: str | None = None
 
 
-def _exit_with_parent(parent: int) -> None:
-    # A worker waits on a queue it also holds the writing end of, so it would never notice a server
-    # killed with SIGKILL: poll for the change of parent instead.
-    while True:
-        time.sleep(_PARENT_POLL_SECONDS)
-        if os.getppid() != parent:
-            os._exit(0)
-
-
 def _start_worker(rules_dir: str, site_config: str | None, log_level: str) -> None:
     global _worker_engine, _worker_error  # noqa: PLW0603 - one engine per worker process, set by the pool initializer
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
+    watch_parent()
     configure_logging(log_level)
     try:
         _worker_engine = Engine.from_directory(Path(rules_dir), site_config=Path(site_config) if site_config else None)

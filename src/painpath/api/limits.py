@@ -7,6 +7,7 @@ in and refused as soon as it passes the limit. Nothing over the limit is ever he
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -31,19 +32,21 @@ class RequestBodyTooLarge(ApiProblem):
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies larger than ``max_bytes`` without reading them whole."""
+    """Refuse request bodies larger than ``max_bytes`` (or a path's own limit) without reading them whole."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, path_limits: Mapping[str, int] | None = None) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max_bytes = max_bytes
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.path_limits.get(scope.get("path", ""), self.default_max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            problem = RequestBodyTooLarge(self.max_bytes)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            problem = RequestBodyTooLarge(max_bytes)
             response = problem_response(
                 413,
                 problem.title,
@@ -61,8 +64,8 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise RequestBodyTooLarge(self.max_bytes)
+                if received > max_bytes:
+                    raise RequestBodyTooLarge(max_bytes)
             return message
 
         await self.app(scope, limited_receive, send)

@@ -13,6 +13,8 @@ PAINPATH_MAX_BODY_BYTES    largest accepted request body                1048576 
 PAINPATH_WORKERS           evaluation worker processes (0: in-process)  CPU count (0 on one CPU)
 PAINPATH_DEV_MODE          1: no API keys (loopback binding only)       0
 PAINPATH_LOG_LEVEL         structured log level                         INFO
+PAINPATH_AUDIT_MAX_PATIENTS  most records in one ``POST /v1/audits``     10000
+PAINPATH_AUDIT_MAX_BYTES   largest cohort upload (``POST /v1/audits``)  67108864 (64 MiB)
 =========================  ===========================================  ==========================
 """
 
@@ -40,6 +42,8 @@ _ENV = {
     "workers": "PAINPATH_WORKERS",
     "dev_mode": "PAINPATH_DEV_MODE",
     "log_level": "PAINPATH_LOG_LEVEL",
+    "audit_max_patients": "PAINPATH_AUDIT_MAX_PATIENTS",
+    "audit_max_bytes": "PAINPATH_AUDIT_MAX_BYTES",
 }
 
 
@@ -72,6 +76,8 @@ class Settings(BaseModel):
     workers: int | None = Field(default=None, ge=0, le=64)
     dev_mode: bool = False
     log_level: str = Field(default="INFO", pattern=r"(?i)^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+    audit_max_patients: int = Field(default=10_000, ge=1)
+    audit_max_bytes: int = Field(default=64 * 1_048_576, ge=1024)
 
     @property
     def resolved_database_url(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from painpath.api.audits import AuditJobs
 from painpath.api.auth import VerifiedKeys
 from painpath.api.evaluation import Evaluator
 from painpath.api.settings import Settings
@@ -19,4 +20,5 @@ class Services:
     engine: Engine
     store: Store
     evaluator: Evaluator
+    audits: AuditJobs
     verified_keys: VerifiedKeys = field(default_factory=VerifiedKeys)

@@ -1,0 +1,151 @@
+"""Cohort input formats: how a file is split into records, and how a record becomes facts.
+
+A format is two small functions. ``records`` runs in the reading process and yields
+``(line number, raw record)`` without parsing more than it must (a JSON line stays bytes);
+``to_facts`` runs in the worker and turns one raw record into ``PatientFacts`` or raises
+``FactsValidationError`` naming the field and why. Adding a format (e.g. FHIR NDJSON Bundles) is one
+entry in ``FORMATS``.
+
+CSV: one row per patient. The header names facts by their flat catalogue path
+(``painpath.facts.catalogue``, e.g. ``red_flags.saddle_anaesthesia``), plus ``patient_id`` and
+``assessment_date``. Empty cells are "not recorded". Yes/no facts take ``true``/``false`` (also
+``yes``/``no``, ``1``/``0``); sets are ``;``-separated values, ``[]`` for a recorded empty set (an empty
+cell is "not recorded"); numbers are plain decimals. An
+unknown column stops the audit before any row is read (it would otherwise be silently ignored in
+every row).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import IO, Any
+
+from painpath.errors import FactsValidationError, Problem, suggest
+from painpath.facts import CATALOGUE, PatientFacts, parse_facts, parse_facts_json, unflatten
+
+CSV_EXTRA_COLUMNS = ("patient_id", "assessment_date")
+EMPTY_SET = "[]"
+_TRUE = frozenset({"true", "yes", "y", "1"})
+_FALSE = frozenset({"false", "no", "n", "0"})
+_INVALID = "\x00invalid"
+"""Key of a row the CSV reader could not split (never a column name: the header is checked)."""
+
+
+@dataclass(frozen=True)
+class InputFormat:
+    """A cohort format: ``records`` splits the file (reader side), ``to_facts`` parses one record (worker side)."""
+
+    name: str
+    records: Callable[[IO[bytes]], Iterator[tuple[int, Any]]]
+    to_facts: Callable[[Any], PatientFacts]
+
+
+def json_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+    """Non-blank lines with their 1-based line numbers (blank lines are not records)."""
+    for number, line in enumerate(stream, start=1):
+        stripped = line.strip()
+        if stripped:
+            yield number, stripped
+
+
+def _csv_columns(header: list[str]) -> None:
+    problems = []
+    for name in header:
+        if name not in CATALOGUE and name not in CSV_EXTRA_COLUMNS:
+            problems.append(
+                Problem(f"column {name!r}", "unknown fact path", suggest(name, [*CATALOGUE, *CSV_EXTRA_COLUMNS]))
+            )
+    if len(set(header)) != len(header):
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        problems.append(Problem("header", f"duplicate columns: {', '.join(dupes)}"))
+    if problems:
+        raise FactsValidationError("the CSV header names columns that are not facts", problems)
+
+
+def csv_rows(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
+    """Rows as ``{column: cell}`` with the line each row starts on (the header is line 1)."""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    reader = csv.reader(text)
+    header = next(reader, None)
+    if header is None:
+        return
+    header = [h.strip() for h in header]
+    _csv_columns(header)
+    start = reader.line_num + 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a NUL byte: this row is rejected, the next one is read
+            yield start, {_INVALID: f"unreadable CSV row: {exc}"}
+            start = reader.line_num + 1
+            continue
+        if any(cell.strip() for cell in row):
+            if len(row) == len(header):
+                yield start, dict(zip(header, row, strict=True))
+            else:
+                yield start, {_INVALID: f"{len(row)} cells, but the header has {len(header)} columns"}
+        start = reader.line_num + 1
+
+
+def _cell(path: str, cell: str) -> Any:
+    spec = CATALOGUE[path]
+    value = cell.strip()
+    if spec.kind == "boolean":
+        low = value.lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ValueError("expected true or false")
+    if spec.kind == "integer":
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError("expected a whole number") from None
+    if spec.kind == "number":
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError("expected a number") from None
+    if spec.kind == "set":
+        return [] if value == EMPTY_SET else [v.strip() for v in value.split(";") if v.strip()]
+    return value
+
+
+def csv_to_facts(row: Mapping[str, str]) -> PatientFacts:
+    """One CSV row as facts (cells converted by the fact's kind, then validated like any facts)."""
+    if _INVALID in row:
+        raise FactsValidationError("invalid CSV row", [Problem("(row)", row[_INVALID])])
+    flat: dict[str, Any] = {}
+    extra: dict[str, str] = {}
+    problems: list[Problem] = []
+    for column, cell in row.items():
+        if not cell.strip():
+            continue
+        if column in CSV_EXTRA_COLUMNS:
+            extra[column] = cell.strip()
+            continue
+        try:
+            flat[column] = _cell(column, cell)
+        except ValueError as exc:
+            problems.append(Problem(column, str(exc)))
+    if problems:
+        raise FactsValidationError("invalid patient facts", problems)
+    return parse_facts({**extra, **unflatten(flat)})
+
+
+FORMATS: Mapping[str, InputFormat] = {
+    "jsonl": InputFormat("jsonl", json_lines, parse_facts_json),
+    "csv": InputFormat("csv", csv_rows, csv_to_facts),
+}
+"""Cohort formats by name (``painpath audit --format``)."""
+
+
+def guess_format(name: str) -> str:
+    """The format a file name suggests (``.csv`` is CSV; everything else JSON Lines)."""
+    return "csv" if name.lower().endswith(".csv") else "jsonl"

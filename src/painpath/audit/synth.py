@@ -1,0 +1,144 @@
+"""A seeded SYNTHETIC cohort of patient facts, for demos, audits and benchmarks.
+
+Every fact in the catalogue (``painpath.facts.CATALOGUE``) may appear, so new facts are exercised
+without code changes. How often a fact is recorded, and what it says, comes from
+``synth_rates.yaml`` beside this module: each rate is documented there with its source, or marked
+as an assumption. Patients are labelled ``SYNTHETIC-<seed>-<n>``; none of them is real.
+
+The same seed always gives the same cohort (Python's ``random.Random``), and every patient is valid
+for ``painpath.facts.parse_facts``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from painpath.facts import CATALOGUE, unflatten
+from painpath.facts.catalogue import FactSpec
+
+RATES_FILE = Path(__file__).with_name("synth_rates.yaml")
+ID_PREFIX = "SYNTHETIC-"
+"""Every synthetic patient id starts with this; reports label a cohort made only of them as synthetic."""
+_NUMBER_CAP = 120.0
+
+
+@dataclass(frozen=True)
+class Rates:
+    """The rates of ``synth_rates.yaml``, read once."""
+
+    fully_recorded: float
+    groups: Mapping[str, Mapping[str, float]]
+    boolean_true: Mapping[str, Any]
+    set_members: Mapping[str, Any]
+    enum_weights: Mapping[str, Mapping[str, float]]
+    numbers: Mapping[str, Mapping[str, list[float]]]
+
+
+@cache
+def load_rates(path: Path = RATES_FILE) -> Rates:
+    """Read the rates file (cached per path)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return Rates(
+        fully_recorded=float(data["fully_recorded"]),
+        groups=data["groups"],
+        boolean_true=data["boolean_true"],
+        set_members=data["set_members"],
+        enum_weights=data["enum_weights"],
+        numbers=data["numbers"],
+    )
+
+
+def _p_true(rates: Rates, path: str, group: str) -> float:
+    bt = rates.boolean_true
+    facts: Mapping[str, float] = bt.get("facts", {})
+    if path in facts:
+        return float(facts[path])
+    return float(bt.get("groups", {}).get(group, bt["default"]))
+
+
+def _enum(rng: random.Random, rates: Rates, spec: FactSpec) -> str:
+    weights = rates.enum_weights.get(spec.path)
+    if not weights:
+        return rng.choice(spec.values)
+    default = float(weights.get("default", 0))
+    w = [float(weights.get(v, default)) for v in spec.values]
+    return rng.choices(spec.values, weights=w)[0]
+
+
+def _set(rng: random.Random, rates: Rates, spec: FactSpec) -> list[str]:
+    per_fact = rates.set_members.get("facts", {}).get(spec.path, {})
+    default = float(per_fact.get("default", rates.set_members["default"]))
+    return [v for v in spec.values if rng.random() < float(per_fact.get(v, default))]
+
+
+def _number(rng: random.Random, rates: Rates, spec: FactSpec) -> float:
+    lo = spec.minimum if spec.minimum is not None else 0.0
+    hi = min(spec.maximum if spec.maximum is not None else _NUMBER_CAP, _NUMBER_CAP)
+    dist = rates.numbers.get(spec.path, {})
+    if "normal" in dist:
+        mean, sd = dist["normal"]
+        value = rng.gauss(mean, sd)
+    elif "uniform" in dist:
+        a, b = dist["uniform"]
+        value = rng.uniform(a, b)
+    else:
+        value = rng.uniform(lo, hi)
+    return min(max(value, lo), hi)
+
+
+def _value(rng: random.Random, rates: Rates, spec: FactSpec, group: str) -> Any:
+    if spec.kind == "boolean":
+        return rng.random() < _p_true(rates, spec.path, group)
+    if spec.kind == "integer":
+        return round(_number(rng, rates, spec))
+    if spec.kind == "number":
+        return round(_number(rng, rates, spec), 1)
+    if spec.kind == "enum":
+        return _enum(rng, rates, spec)
+    return _set(rng, rates, spec)
+
+
+def synthetic_patient(rng: random.Random, rates: Rates | None = None, patient_id: str | None = None) -> dict[str, Any]:
+    """One synthetic patient's facts document (nested, as ``parse_facts`` takes it)."""
+    rates = rates or load_rates()
+    flat: dict[str, Any] = {}
+    complete = rng.random() < rates.fully_recorded
+    mode: dict[str, float] = {}
+    for path, spec in CATALOGUE.items():
+        group = path.split(".", 1)[0]
+        g = rates.groups.get(group)
+        if g is None:
+            continue
+        if group not in mode:
+            mode[group] = 1.0 if complete or rng.random() < g["complete"] else g["partial"]
+        if mode[group] < 1.0 and rng.random() >= mode[group]:
+            continue
+        flat[path] = _value(rng, rates, spec, group)
+    doc = unflatten(flat)
+    if patient_id is not None:
+        doc = {"patient_id": patient_id, **doc}
+    return doc
+
+
+def cohort(n: int, seed: int, rates: Rates | None = None) -> Iterator[dict[str, Any]]:
+    """``n`` labelled synthetic patients (``SYNTHETIC-<seed>-<k>``), reproducible from ``seed``."""
+    rng = random.Random(seed)  # noqa: S311 - reproducible synthetic data, not security
+    for k in range(1, n + 1):
+        yield synthetic_patient(rng, rates, f"{ID_PREFIX}{seed}-{k}")
+
+
+def write_cohort(out: TextIO, n: int, seed: int) -> int:
+    """Write ``n`` patients as JSON Lines to ``out``; returns the number written."""
+    written = 0
+    for patient in cohort(n, seed):
+        out.write(json.dumps(patient, separators=(",", ":")) + "\n")
+        written += 1
+    return written
