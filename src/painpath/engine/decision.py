@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import Any, Literal
 
 from painpath.engine import ir
-from painpath.engine.kleene import missing_facts
+from painpath.engine.kleene import U, supporting_leaves
 from painpath.engine.language import URGENCY_ORDER
 
 _KIND_RANK = {"safety_alert": 0, "red_flag": 0, "pmp": 5, "triage": 6, "pathway": 7, "adherence": 8, "note": 9}
@@ -142,6 +142,20 @@ class Decision:
         raise KeyError(rule_id)
 
     @cached_property
+    def unknown_facts(self) -> Mapping[str, tuple[str, ...]]:
+        """For each undetermined rule (by id): the facts whose recording would settle it, in order."""
+        out: dict[str, tuple[str, ...]] = {}
+        for o in self.outcomes:
+            if o.status == "undetermined":
+                values = o.values
+                out[o.rule.id] = tuple(
+                    dict.fromkeys(
+                        leaf.path for leaf, _neg in supporting_leaves(o.rule.when, values) if values[leaf.index] == U
+                    )
+                )
+        return out
+
+    @cached_property
     def red_flag_missing(self) -> tuple[str, ...]:
         """What the red-flag screen still needs: unknowns of undetermined findings, then unanswered items."""
         if self.red_flags is None:
@@ -149,7 +163,7 @@ class Decision:
         missing: dict[str, None] = {}
         for o in self.outcomes:
             if o.status == "undetermined" and o.rule.concludes.kind == "red_flag":
-                missing.update(dict.fromkeys(missing_facts(o.rule.when, o.values)))
+                missing.update(dict.fromkeys(self.unknown_facts[o.rule.id]))
         for path in self.red_flags.requires:
             if self.facts.get(path) is None:
                 missing[path] = None
@@ -166,7 +180,7 @@ class Decision:
                 continue
             c = o.rule.concludes
             r = _KIND_RANK[c.kind] + urgency_rank.get(getattr(c, "urgency", ""), 0)
-            for path in missing_facts(o.rule.when, o.values):
+            for path in self.unknown_facts[o.rule.id]:
                 if path.startswith("derived."):
                     continue
                 needed.setdefault(path, []).append(o.rule.id)
