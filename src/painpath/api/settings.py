@@ -13,6 +13,12 @@ PAINPATH_MAX_BODY_BYTES    largest accepted request body                1048576 
 PAINPATH_WORKERS           evaluation worker processes (0: in-process)  CPU count (0 on one CPU)
 PAINPATH_DEV_MODE          1: no API keys (loopback binding only)       0
 PAINPATH_LOG_LEVEL         structured log level                         INFO
+PAINPATH_CDS_TRUSTED_ISSUERS  JSON file: CDS client issuer -> JWK Set;  none (API keys instead)
+                           when set, CDS Hooks calls need a valid JWT
+PAINPATH_CDS_CARE_SETTING  care setting of the CDS client's users       none (unknown)
+                           (e.g. primary_care), for requested imaging
+PAINPATH_FHIR_MAX_AGE_DAYS age beyond which FHIR observations are       the code tables' default
+                           reported as stale and not used
 =========================  ===========================================  ==========================
 """
 
@@ -26,6 +32,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from painpath.errors import PainpathError, Problem
+from painpath.facts.care import CareSetting
 from painpath.paths import default_rules_dir
 from painpath.store import default_database_url
 
@@ -40,6 +47,9 @@ _ENV = {
     "workers": "PAINPATH_WORKERS",
     "dev_mode": "PAINPATH_DEV_MODE",
     "log_level": "PAINPATH_LOG_LEVEL",
+    "cds_trusted_issuers": "PAINPATH_CDS_TRUSTED_ISSUERS",
+    "cds_care_setting": "PAINPATH_CDS_CARE_SETTING",
+    "fhir_max_age_days": "PAINPATH_FHIR_MAX_AGE_DAYS",
 }
 
 
@@ -72,6 +82,9 @@ class Settings(BaseModel):
     workers: int | None = Field(default=None, ge=0, le=64)
     dev_mode: bool = False
     log_level: str = Field(default="INFO", pattern=r"(?i)^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+    cds_trusted_issuers: Path | None = None
+    cds_care_setting: CareSetting | None = None
+    fhir_max_age_days: int | None = Field(default=None, ge=1, le=36500)
 
     @property
     def resolved_database_url(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from painpath.api.auth import VerifiedKeys
+from painpath.api.cds.jwt_auth import JwtVerifier
 from painpath.api.evaluation import Evaluator
 from painpath.api.settings import Settings
 from painpath.engine.engine import Engine
@@ -20,3 +21,5 @@ class Services:
     store: Store
     evaluator: Evaluator
     verified_keys: VerifiedKeys = field(default_factory=VerifiedKeys)
+    cds_jwt: JwtVerifier | None = None
+    """Set when CDS client issuers are configured: CDS Hooks calls then need a valid JWT."""

@@ -5,13 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
+import orjson
 import structlog
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Header, Path
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from painpath.api.deps import MayEvaluate, MayReadDecisions, ServicesDep
+from painpath.api.fhir_input import facts_json, map_bundle, mapping_report, prefers_fhir
+from painpath.api.guidance import guidance_response
 from painpath.api.issue import issue_decision
-from painpath.api.limits import JSON_MEDIA_TYPE, JsonBody
+from painpath.api.limits import FHIR_MEDIA_TYPE, JSON_MEDIA_TYPE, FactsOrFhirBody
 from painpath.api.models import DecisionOut
 from painpath.api.openapi import AUTH_PROBLEMS, FACTS_REQUEST_BODY, INVALID_FACTS_EXAMPLE, problems
 from painpath.api.problems import ApiProblem
@@ -28,7 +32,10 @@ router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
     summary="Evaluate patient facts",
     description="Evaluates the facts against the loaded ruleset, records the decision in the decision log and "
     "returns it. The decision is returned only once it is committed. Needs the `evaluate` permission "
-    "(roles clinician, triage, admin).",
+    "(roles clinician, triage, admin). The body may instead be a FHIR R4 Bundle "
+    "(`Content-Type: application/fhir+json`): its facts, their source resources and the mapping issues "
+    "are reported in the decision's `fhir` member. With `Accept: application/fhir+json` the answer is a "
+    "FHIR GuidanceResponse (see docs/fhir.md).",
     responses={
         201: {
             "description": "The decision, as recorded.",
@@ -47,15 +54,38 @@ router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
         **problems(413, 415, 422, 503, examples=INVALID_FACTS_EXAMPLE),
     },
 )
-async def create_evaluation(caller: MayEvaluate, body: JsonBody, services: ServicesDep) -> Response:
+async def create_evaluation(
+    caller: MayEvaluate,
+    body: FactsOrFhirBody,
+    services: ServicesDep,
+    accept: Annotated[str | None, Header(description="`application/fhir+json` for a FHIR GuidanceResponse.")] = None,
+) -> Response:
     request_id = str(structlog.contextvars.get_contextvars().get("request_id", ""))
-    issued = await issue_decision(services.evaluator, services.store.decisions, body, caller, request_id)
-    return Response(
-        issued.body,
-        status_code=201,
-        media_type=JSON_MEDIA_TYPE,
-        headers={"Location": f"/v1/evaluations/{issued.decision_id}"},
-    )
+    mapped = None
+    if body.media_type == FHIR_MEDIA_TYPE:
+        mapped = await run_in_threadpool(map_bundle, body.raw, services.settings)
+        issued = await issue_decision(
+            services.evaluator,
+            services.store.decisions,
+            facts_json(mapped),
+            caller,
+            request_id,
+            received=body.raw,
+            extra=mapping_report(mapped),
+        )
+    else:
+        issued = await issue_decision(services.evaluator, services.store.decisions, body.raw, caller, request_id)
+    headers = {"Location": f"/v1/evaluations/{issued.decision_id}"}
+    if prefers_fhir(accept):
+        document = guidance_response(
+            orjson.loads(issued.body),
+            services.engine.ruleset.guidelines,
+            sources=mapped.sources if mapped else {},
+            issues=mapped.issues if mapped else (),
+            patient_ref=mapped.patient_ref if mapped else None,
+        )
+        return Response(orjson.dumps(document), status_code=201, media_type=FHIR_MEDIA_TYPE, headers=headers)
+    return Response(issued.body, status_code=201, media_type=JSON_MEDIA_TYPE, headers=headers)
 
 
 @router.get(

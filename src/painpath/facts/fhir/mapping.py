@@ -95,6 +95,8 @@ class FhirFacts:
     facts: PatientFacts
     issues: tuple[MappingIssue, ...]
     referrals: tuple[Referral, ...] = ()
+    patient_ref: str | None = None
+    """The one Patient of the Bundle (e.g. ``Patient/123``), when there is exactly one."""
 
     @property
     def sources(self) -> Mapping[str, str]:
@@ -192,7 +194,7 @@ def _convert(col: _Collector, path: str, raw: Any, source: str) -> tuple[bool, A
                 return True, matches.pop()
         col.issue("warning", "invalid-value", source, f"coded answer {_describe(codings)} does not fit {path}", path)
         return False, None
-    if isinstance(raw, Mapping) and set(raw) >= {"system", "code"}:  # Coding (questionnaire answers)
+    if isinstance(raw, Mapping) and "value" not in raw and set(raw) >= {"system", "code"}:  # Coding
         return _convert(col, path, {"coding": [raw]}, source)
     if spec.kind == "boolean" and isinstance(value, bool):
         return True, value
@@ -332,42 +334,44 @@ def _questionnaire_response(col: _Collector, res: Mapping[str, Any], source: str
             col.add(path, value, source, date)
 
 
+def _condition_rows(col: _Collector, codings: list[tuple[str, str, str]]) -> list[ConditionCode]:
+    """Every table row the codings match (a condition may be coded in several systems)."""
+    diagnoses = CATALOGUE["pain.working_diagnosis"].values
+    rows = [col.codes.conditions[(s, c)] for s, c, _ in codings if (s, c) in col.codes.conditions]
+    rows += [
+        ConditionCode(system=s, code=c, display=c, fact="pain.working_diagnosis", value=c, verification="verified")
+        for s, c, _ in codings
+        if s == col.codes.tables.diagnosis_system and c in diagnoses
+    ]
+    return rows
+
+
 def _condition(col: _Collector, res: Mapping[str, Any], source: str) -> None:
     codings = _codings(res.get("code"))
-    row = next((col.codes.conditions[(s, c)] for s, c, _ in codings if (s, c) in col.codes.conditions), None)
-    diagnoses = CATALOGUE["pain.working_diagnosis"].values
-    own = [c for s, c, _ in codings if s == col.codes.tables.diagnosis_system and c in diagnoses]
-    if row is None and own:
-        row = ConditionCode(
-            system=col.codes.tables.diagnosis_system,
-            code=own[0],
-            display=own[0],
-            fact="pain.working_diagnosis",
-            value=own[0],
-            verification="verified",
-        )
-    if row is None:
+    rows = _condition_rows(col, codings)
+    if not rows:
         col.issue(
             "information", "unknown-code", source, f"condition code {_describe(codings)} is not in the code tables"
         )
         return
-    if row.recognised_only or row.fact is None:
-        return
     verification = _status_code(res.get("verificationStatus"))
     clinical = _status_code(res.get("clinicalStatus"))
-    if verification == "entered-in-error":
-        col.issue("information", "not-used", source, "entered in error", row.fact)
-        return
-    if verification == "refuted":
-        if row.value is True:
-            col.add(row.fact, False, source)
+    for row in rows:
+        if row.recognised_only or row.fact is None:
+            continue
+        if verification == "entered-in-error":
+            col.issue("information", "not-used", source, "entered in error", row.fact)
+        elif verification == "refuted":
+            if row.value is True:
+                col.add(row.fact, False, source)
+            else:
+                col.issue("information", "not-used", source, f"refuted; says nothing about {row.fact}", row.fact)
+        elif not row.any_status and clinical not in _ACTIVE_CONDITION:
+            col.issue(
+                "information", "not-used", source, f"clinical status '{clinical}': not used for {row.fact}", row.fact
+            )
         else:
-            col.issue("information", "not-used", source, f"refuted; says nothing about {row.fact}", row.fact)
-        return
-    if not row.any_status and clinical not in _ACTIVE_CONDITION:
-        col.issue("information", "not-used", source, f"clinical status '{clinical}': not used for {row.fact}", row.fact)
-        return
-    col.add(row.fact, row.add if row.add is not None else row.value, source)
+            col.add(row.fact, row.add if row.add is not None else row.value, source)
 
 
 def _medication(col: _Collector, res: Mapping[str, Any], source: str) -> None:
@@ -546,4 +550,10 @@ def facts_from_bundle(
     flat, sources = _resolve(col)
     facts = _validated(col, flat, sources)
     facts = facts.model_copy(update={"assessment_date": today})
-    return FhirFacts(facts=facts, issues=tuple(col.issues), referrals=tuple(col.referrals))
+    patients = set(col.patient_ids)
+    return FhirFacts(
+        facts=facts,
+        issues=tuple(col.issues),
+        referrals=tuple(col.referrals),
+        patient_ref=patients.pop() if len(patients) == 1 else None,
+    )
