@@ -172,7 +172,13 @@ class CardBuilder:
         return [{"label": rule.label, "uuid": str(uuid.uuid4()), "isRecommended": False, "actions": actions}]
 
     def _card(
-        self, summary: str, detail: str, indicator: Indicator, cites: Sequence[str], suggestions: list[dict[str, Any]]
+        self,
+        summary: str,
+        detail: str,
+        indicator: Indicator,
+        cites: Sequence[str],
+        suggestions: list[dict[str, Any]],
+        selection: str = "at-most-one",
     ) -> dict[str, Any]:
         card: dict[str, Any] = {
             "uuid": str(uuid.uuid4()),
@@ -184,7 +190,7 @@ class CardBuilder:
         }
         if suggestions:
             card["suggestions"] = suggestions
-            card["selectionBehavior"] = "at-most-one"
+            card["selectionBehavior"] = selection
         return card
 
     def _missing_card(self, decision: Mapping[str, Any], ctx: CardContext) -> IssuedCard | None:
@@ -199,11 +205,12 @@ class CardBuilder:
         suggestions: list[dict[str, Any]] = []
         for path in wanted[:3]:
             inst = questionnaires.instruments[path]
+            system, code, display = default_code_index().code_for_fact(path)
             task: dict[str, Any] = {
                 "resourceType": "Task",
                 "status": "draft",
                 "intent": "proposal",
-                "code": {"coding": [{"system": "http://loinc.org", "code": inst.code, "display": inst.name}]},
+                "code": {"coding": [{"system": system, "code": code, "display": display}]},
                 "description": questionnaires.description.format(name=inst.name),
             }
             if ctx.patient_ref:
@@ -226,7 +233,7 @@ class CardBuilder:
         lines += [f"- `{p}`" for p in (unanswered if incomplete else [])[:20]]
         lines += [f"- `{p}`" for p in missing[:_MISSING_LISTED] if p not in unanswered]
         lines += self._footer(decision, None)
-        card = self._card(_short(summary), "\n".join(lines), indicator, (), suggestions)
+        card = self._card(_short(summary), "\n".join(lines), indicator, (), suggestions, selection="any")
         return IssuedCard(card, None, None)
 
     def _mapping_card(self, decision: Mapping[str, Any], ctx: CardContext) -> IssuedCard | None:

@@ -33,7 +33,6 @@ class ReplaceImaging(_Strict):
 
 class Instrument(_Strict):
     name: str
-    code: str
 
 
 class MissingQuestionnaire(_Strict):
