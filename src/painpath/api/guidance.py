@@ -26,7 +26,7 @@ from painpath.facts.fhir import MappingIssue, default_code_index
 
 MODULE_BASE = "https://painpath.org/fhir/Library/"
 _PRIORITY = {"emergency": "stat", "urgent": "urgent", "soon": "asap", "routine": "routine"}
-_DATA_REQUIREMENTS_MAX = 30
+_OTHER_REQUIREMENTS_MAX = 20
 
 
 def _requirement(path: str) -> dict[str, Any]:
