@@ -31,7 +31,7 @@ VECTORS = Path(__file__).resolve().parents[1] / "fixtures" / "cds-hooks"
 
 
 class OverrideReasons(BaseModel):
-    overrideReasons: list[OverrideCoding]  # noqa: N815 - wire name
+    overrideReasons: list[OverrideCoding]
 
 
 class PrefetchTemplates(BaseModel):
@@ -47,7 +47,7 @@ class PrefetchData(BaseModel):
 
 
 class FhirAuthorizationExample(BaseModel):
-    fhirAuthorization: FhirAuthorization  # noqa: N815 - wire name
+    fhirAuthorization: FhirAuthorization
 
 
 class SourceExample(BaseModel):

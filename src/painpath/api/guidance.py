@@ -129,12 +129,11 @@ def guidance_response(
         contained.append(group)
         document["result"] = {"reference": "#advice"}
     if status == "data-required":
-        wanted = list(
-            dict.fromkeys([*red_flags.get("missing", ()), *(m["fact"] for m in decision["missing_information"])])
-        )
-        document["dataRequirement"] = [_requirement(p) for p in wanted if not p.startswith("derived.")][
-            :_DATA_REQUIREMENTS_MAX
-        ]
+        # Every unanswered red-flag question, then the other missing facts, most important first.
+        screen = list(red_flags.get("missing", ()))
+        others = [m["fact"] for m in decision["missing_information"] if m["fact"] not in screen]
+        wanted = [p for p in [*screen, *others[:_OTHER_REQUIREMENTS_MAX]] if not p.startswith("derived.")]
+        document["dataRequirement"] = [_requirement(p) for p in wanted]
     if patient_ref:
         document["subject"] = {"reference": patient_ref}
     used_refs = sorted({s for v in sources.values() for s in v.split(", ")})
