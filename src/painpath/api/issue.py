@@ -29,6 +29,8 @@ class IssuedDecision:
     status: str
     body: bytes
     """The decision JSON (UTF-8) as stored."""
+    document: Mapping[str, Any] | None = None
+    """The decision, decoded, when it was decoded anyway (to add ``extra`` members)."""
 
 
 async def issue_decision(
@@ -55,8 +57,10 @@ async def issue_decision(
     if isinstance(result, Rejected):
         raise result.error()
     body = result.body
+    document: dict[str, Any] | None = None
     if extra:
-        body = orjson.dumps({**orjson.loads(body), **extra})
+        document = {**orjson.loads(body), **extra}
+        body = orjson.dumps(document)
     record = DecisionRecord(
         decision_id=result.decision_id,
         created_at=result.created_at,
@@ -80,4 +84,4 @@ async def issue_decision(
         compute_ms=result.compute_ms,
         latency_ms=round((time.perf_counter() - started) * 1e3, 3),
     )
-    return IssuedDecision(decision_id=result.decision_id, status=result.status, body=body)
+    return IssuedDecision(decision_id=result.decision_id, status=result.status, body=body, document=document)

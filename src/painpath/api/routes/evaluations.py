@@ -78,7 +78,7 @@ async def create_evaluation(
     headers = {"Location": f"/v1/evaluations/{issued.decision_id}"}
     if prefers_fhir(accept):
         document = guidance_response(
-            orjson.loads(issued.body),
+            issued.document if issued.document is not None else orjson.loads(issued.body),
             services.engine.ruleset.guidelines,
             sources=mapped.sources if mapped else {},
             issues=mapped.issues if mapped else (),
