@@ -105,6 +105,21 @@ def test_the_same_mri_for_a_patient_with_a_red_flag_is_not_a_guideline_warning(g
     assert not any(c.suggestions and "imaging" in c.summary.lower() for c in cards)
 
 
+def test_a_pmp_referral_against_the_pmp_assessment_is_a_warning_with_the_reasons(gp_service: Service) -> None:
+    body = hook_request("order_sign_lumbar_mri")
+    answers = body["prefetch"]["questionnaireResponses"]["entry"][0]["resource"]["item"]
+    answers.append({"linkId": "mental_health.active_psychosis", "answer": [{"valueBoolean": True}]})
+    draft = body["context"]["draftOrders"]["entry"][0]["resource"]
+    draft["code"] = {"coding": [{"system": "https://painpath.org/fhir/CodeSystem/referral", "code": "pmp"}]}
+    cards = HookResponse.model_validate(call(gp_service, "painpath-referral-sign", body).json()).cards
+    warning = next(c for c in cards if c.indicator == "warning")
+    assert "PMP referral" in warning.summary
+    assert "BP_PMP_REFERRAL_AGAINST_ADVICE v1.0.0" in (warning.detail or "")
+    assert "ServiceRequest/sr-mri-1" in (warning.detail or "")  # the referral it is about
+    pmp = next(c for c in cards if "Pain management programme" in c.summary)
+    assert pmp.indicator == "info" and "mental-health" in (pmp.detail or "")
+
+
 def test_missing_required_prefetch_without_a_fhir_server_is_412_with_an_operation_outcome(gp_service: Service) -> None:
     body = hook_request("order_sign_lumbar_mri")
     del body["prefetch"]["observations"]

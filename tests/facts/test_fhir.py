@@ -257,6 +257,7 @@ def test_questionnaire_answers_medicines_procedures_and_requests() -> None:
         "mri",
         "primary_care",
     )
+    assert f.care.referrals_requested == ["imaging"]
     assert [(r.kind, r.source) for r in result.referrals] == [("imaging", "ServiceRequest/sr")]
     assert issues(result, "unknown-code") == ["QuestionnaireResponse/q#favourite-colour"]
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from painpath.engine.language import Guideline
 
-FindingKind = Literal["red_flag", "safety_alert", "adherence", "pmp"]
+FindingKind = Literal["red_flag", "safety_alert", "adherence", "pmp", "note"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def rule_entry(decision: Mapping[str, Any], rule_id: str) -> Mapping[str, Any]:
 
 
 def findings(decision: Mapping[str, Any]) -> list[Finding]:
-    """Red flags and safety alerts (most urgent first), then unmet recommendations, then the PMP decision."""
+    """Red flags and safety alerts, unmet recommendations, the PMP decision, then notes."""
     out: list[Finding] = []
     if decision.get("status") != "ok":
         return out
@@ -101,9 +101,12 @@ def findings(decision: Mapping[str, Any]) -> list[Finding]:
                     tuple(rule["cites"]),
                     reason["text"],
                     status=pmp["status"],
-                    advice=tuple(pmp.get("preparation", ())),
+                    advice=tuple(a for a in (reason.get("instead"), *pmp.get("preparation", ())) if a),
                 )
             )
+    for note in decision.get("notes", ()):
+        rule = note["rule"]
+        out.append(Finding("note", rule["id"], rule["version"], tuple(rule["cites"]), note["text"]))
     return out
 
 

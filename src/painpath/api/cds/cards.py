@@ -122,6 +122,8 @@ class CardBuilder:
         elif f.kind == "safety_alert":
             urgency = f.urgency or "routine"
             text = s.safety_alert.format(urgency_label=self.wording.urgency_labels.get(urgency, urgency), text=f.text)
+        elif f.kind == "note":
+            text = s.note.format(text=f.text)
         elif f.kind == "pmp":
             text = s.pmp.format(status=self.wording.pmp_status_labels.get(f.status or "", f.status))
         else:
@@ -140,9 +142,9 @@ class CardBuilder:
         """The card's indicator, or ``None`` when the finding is not shown for this hook."""
         if f.kind in ("red_flag", "safety_alert"):
             return self.wording.indicator_by_urgency.get(f.urgency or "routine", "info")
-        if f.kind == "adherence":
+        if f.kind in ("adherence", "note"):
             if self._on_order(decision, f, ctx):
-                return self.wording.adherence_on_order_indicator
+                return self.wording.against_order_indicator
             return "info" if ctx.hook == "patient-view" else None
         return "info" if ctx.hook == "patient-view" or any(o.kind == "pmp" for o in ctx.draft_orders) else None
 

@@ -60,6 +60,7 @@ class Summaries(_Strict):
     red_flag: str
     safety_alert: str
     adherence: str
+    note: str
     red_flag_screen_incomplete: str
     pmp: str
     mapping_issues: str
@@ -82,7 +83,7 @@ class Wording(_Strict):
     version: str
     source: Source
     indicator_by_urgency: dict[str, Indicator]
-    adherence_on_order_indicator: Indicator
+    against_order_indicator: Indicator
     red_flag_screen_incomplete_indicator: Indicator
     summaries: Summaries
     urgency_labels: dict[str, str]

@@ -16,13 +16,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from painpath.errors import Problem, RulesValidationError, suggest
+from painpath.facts.care import Referral
 from painpath.facts.catalogue import CATALOGUE
 
 CODES_FILE = Path(__file__).with_name("codes.yaml")
 
 ValueKind = Literal["integer", "number", "boolean"]
 Verification = Literal["verified", "checked-once"]
-ReferralKind = Literal["pain_clinic", "pmp", "physiotherapy", "imaging", "surgery"]
 
 
 class _Row(BaseModel):
@@ -74,7 +74,7 @@ class ServiceCode(_Row):
     system: str | None = None
     code: str
     display: str
-    kind: ReferralKind
+    kind: Referral
     modality: Literal["xray", "mri", "ct", "ultrasound"] | None = None
     region: str | None = None
     verification: Verification | None = None

@@ -407,6 +407,7 @@ def _service_request(col: _Collector, res: Mapping[str, Any], source: str) -> No
     if status not in _REQUESTED:
         col.issue("information", "not-used", source, f"status '{status}': not a current request")
         return
+    col.add("care.referrals_requested", row.kind, source)
     if row.kind == "imaging":
         col.add("care.imaging_requested", True, source)
         if row.modality:
