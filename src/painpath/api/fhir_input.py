@@ -6,8 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+import structlog
 
+from painpath.api.auth import Caller
+from painpath.api.issue import IssuedDecision, issue_decision
 from painpath.api.settings import Settings
+from painpath.api.state import Services
 from painpath.errors import FactsValidationError, Problem
 from painpath.facts.fhir import FhirFacts, facts_from_bundle
 
@@ -40,6 +44,27 @@ def mapping_report(mapped: FhirFacts) -> dict[str, Any]:
             "issues": [i.as_dict() for i in mapped.issues],
         }
     }
+
+
+async def issue_mapped_decision(
+    services: Services,
+    mapped: FhirFacts,
+    caller: Caller,
+    *,
+    received: bytes | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> IssuedDecision:
+    """Evaluate and record the facts of a Bundle; the decision carries the mapping report (and ``extra``)."""
+    request_id = str(structlog.contextvars.get_contextvars().get("request_id", ""))
+    return await issue_decision(
+        services.evaluator,
+        services.store.decisions,
+        facts_json(mapped),
+        caller,
+        request_id,
+        received=received,
+        extra={**mapping_report(mapped), **(extra or {})},
+    )
 
 
 def prefers_fhir(accept: str | None) -> bool:

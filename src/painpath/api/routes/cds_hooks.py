@@ -33,8 +33,7 @@ from painpath.api.cds.prefetch import DataUnavailable, gather
 from painpath.api.cds.services import ServiceSpec, load_catalogue
 from painpath.api.cds.wording import load_wording
 from painpath.api.deps import ServicesDep, authenticate, bearer
-from painpath.api.fhir_input import facts_json, map_bundle, mapping_report
-from painpath.api.issue import issue_decision
+from painpath.api.fhir_input import issue_mapped_decision, map_bundle
 from painpath.api.problems import ApiProblem
 from painpath.store import CardRecord, FeedbackRecord, UnknownCards
 
@@ -157,14 +156,8 @@ async def call_service(service_id: str, request: Request, caller: CdsCaller, ser
     patient_ref = f"Patient/{context.patientId}"
     if mapped.patient_ref is not None and mapped.patient_ref != patient_ref:
         raise CdsError(400, "invalid", "the prefetched Patient is not context.patientId", ["prefetch.patient"])
-    request_id = str(structlog.contextvars.get_contextvars().get("request_id", ""))
-    issued = await issue_decision(
-        services.evaluator,
-        services.store.decisions,
-        facts_json(mapped),
-        caller,
-        request_id,
-        extra={**mapping_report(mapped), "cds": {"service": service.id, "hook": hook.hook}},
+    issued = await issue_mapped_decision(
+        services, mapped, caller, extra={"cds": {"service": service.id, "hook": hook.hook}}
     )
     ctx = CardContext(hook.hook, patient_ref, mapped, tuple(r for r in mapped.referrals if r.source in focus))
     decision = issued.document if issued.document is not None else orjson.loads(issued.body)

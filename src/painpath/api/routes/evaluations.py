@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from painpath.api.deps import MayEvaluate, MayReadDecisions, ServicesDep
-from painpath.api.fhir_input import facts_json, map_bundle, mapping_report, prefers_fhir
+from painpath.api.fhir_input import issue_mapped_decision, map_bundle, prefers_fhir
 from painpath.api.guidance import guidance_response
 from painpath.api.issue import issue_decision
 from painpath.api.limits import FHIR_MEDIA_TYPE, JSON_MEDIA_TYPE, FactsOrFhirBody
@@ -60,20 +60,12 @@ async def create_evaluation(
     services: ServicesDep,
     accept: Annotated[str | None, Header(description="`application/fhir+json` for a FHIR GuidanceResponse.")] = None,
 ) -> Response:
-    request_id = str(structlog.contextvars.get_contextvars().get("request_id", ""))
     mapped = None
     if body.media_type == FHIR_MEDIA_TYPE:
         mapped = await run_in_threadpool(map_bundle, body.raw, services.settings)
-        issued = await issue_decision(
-            services.evaluator,
-            services.store.decisions,
-            facts_json(mapped),
-            caller,
-            request_id,
-            received=body.raw,
-            extra=mapping_report(mapped),
-        )
+        issued = await issue_mapped_decision(services, mapped, caller, received=body.raw)
     else:
+        request_id = str(structlog.contextvars.get_contextvars().get("request_id", ""))
         issued = await issue_decision(services.evaluator, services.store.decisions, body.raw, caller, request_id)
     headers = {"Location": f"/v1/evaluations/{issued.decision_id}"}
     if prefers_fhir(accept):
