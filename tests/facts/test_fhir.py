@@ -277,6 +277,17 @@ def test_invalid_resources_and_out_of_range_values_are_reported() -> None:
     assert issues(result, "not-used") == ["Encounter/e"]
 
 
-def test_something_that_is_not_a_bundle_is_an_error() -> None:
-    with pytest.raises(FactsValidationError):
-        facts_from_bundle({"resourceType": "Patient"})
+@pytest.mark.parametrize(
+    ("document", "where"),
+    [
+        ({"resourceType": "Patient"}, "resourceType"),
+        ({"resourceType": "Bundle", "type": "collection", "entry": None}, "entry"),
+        ({"resourceType": "Bundle", "type": "collection", "entry": [5]}, "entry.0"),
+        ({"resourceType": "Bundle", "entry": []}, "type"),
+        ({"resourceType": "Bundle", "type": "collection", "entyr": []}, "entyr"),
+    ],
+)
+def test_something_that_is_not_a_valid_bundle_is_an_error_naming_the_field(document: Any, where: str) -> None:
+    with pytest.raises(FactsValidationError) as info:
+        facts_from_bundle(document)
+    assert [p.location for p in info.value.problems] == [where]

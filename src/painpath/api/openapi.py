@@ -49,8 +49,12 @@ FACTS_REQUEST_BODY: dict[str, Any] = {
                 "schema": {
                     "type": "object",
                     "description": "A FHIR R4 Bundle (see docs/fhir.md for the resources and codes read).",
-                    "required": ["resourceType"],
-                    "properties": {"resourceType": {"const": "Bundle"}, "entry": {"type": "array"}},
+                    "required": ["resourceType", "type"],
+                    "properties": {
+                        "resourceType": {"const": "Bundle"},
+                        "type": {"type": "string"},
+                        "entry": {"type": "array", "items": {"type": "object"}},
+                    },
                 }
             },
         },

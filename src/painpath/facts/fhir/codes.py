@@ -22,7 +22,7 @@ from painpath.facts.catalogue import CATALOGUE
 CODES_FILE = Path(__file__).with_name("codes.yaml")
 
 ValueKind = Literal["integer", "number", "boolean"]
-Verification = Literal["verified", "checked-once"]
+Verification = Literal["verified", "checked-once", "corroborated", "unchecked"]
 
 
 class _Row(BaseModel):

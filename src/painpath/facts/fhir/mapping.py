@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
 from painpath.errors import FactsValidationError, Problem
@@ -498,6 +499,26 @@ def _validated(col: _Collector, flat: dict[str, Any], sources: dict[str, str]) -
     raise FactsValidationError("the Bundle's values could not be made into valid facts", [])
 
 
+def _entries(bundle: Mapping[str, Any]) -> list[Any]:
+    """The entries of a Bundle whose shell (everything but the entries) is valid R4, else ``FactsValidationError``."""
+    entries = bundle.get("entry", [])
+    if not isinstance(entries, list):
+        raise FactsValidationError("invalid FHIR Bundle", [Problem("entry", "must be an array of entries")])
+    not_objects = [
+        Problem(f"entry.{i}", "an entry must be an object") for i, e in enumerate(entries) if not isinstance(e, dict)
+    ]
+    if not_objects:
+        raise FactsValidationError("invalid FHIR Bundle", not_objects)
+    try:
+        Bundle.model_validate({k: v for k, v in bundle.items() if k != "entry"})
+    except ValidationError as exc:
+        problems = [
+            Problem(".".join(str(p) for p in e["loc"]) or "(root)", e["msg"]) for e in exc.errors(include_url=False)
+        ]
+        raise FactsValidationError("invalid FHIR Bundle", problems) from None
+    return entries
+
+
 def facts_from_bundle(
     bundle: Mapping[str, Any],
     *,
@@ -522,9 +543,7 @@ def facts_from_bundle(
         raise FactsValidationError(
             "not a FHIR Bundle", [Problem("resourceType", "expected a FHIR R4 Bundle (resourceType 'Bundle')")]
         )
-    entries = bundle.get("entry") or []
-    if not isinstance(entries, list):
-        raise FactsValidationError("invalid FHIR Bundle", [Problem("entry", "must be an array")])
+    entries = _entries(bundle)
     col = _Collector(today, codes, max_age_days or codes.tables.default_max_age_days, requester_setting)
     for i, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
