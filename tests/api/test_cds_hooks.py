@@ -60,7 +60,7 @@ def test_discovery_lists_the_three_services_with_prefetch(gp_service: Service) -
     sign = hooks["order-sign"]
     assert sign.prefetch is not None and sign.prefetch["patient"] == "Patient/{{context.patientId}}"
     assert "http://loinc.org|44260-8" in sign.prefetch["observations"]
-    assert sign.version == "3.0.0"
+    assert sign.version == "2.0.1" and sign.hookVersion == "1.0"
 
 
 def test_cauda_equina_on_order_sign_gives_a_critical_card_citing_its_source(gp_service: Service) -> None:
@@ -118,6 +118,28 @@ def test_a_pmp_referral_against_the_pmp_assessment_is_a_warning_with_the_reasons
     assert "ServiceRequest/sr-mri-1" in (warning.detail or "")  # the referral it is about
     pmp = next(c for c in cards if "Pain management programme" in c.summary)
     assert pmp.indicator == "info" and "mental-health" in (pmp.detail or "")
+
+
+def test_order_select_checks_the_selected_order_and_patient_view_summarises(gp_service: Service) -> None:
+    body = hook_request("order_sign_lumbar_mri")
+    body["hook"] = "order-select"
+    body["context"]["selections"] = ["ServiceRequest/sr-mri-1"]
+    cards = HookResponse.model_validate(call(gp_service, "painpath-referral-select", body).json()).cards
+    assert any(c.indicator == "warning" and c.suggestions for c in cards)
+    body["context"]["selections"] = ["ServiceRequest/something-else"]
+    cards = HookResponse.model_validate(call(gp_service, "painpath-referral-select", body).json()).cards
+    assert not any(c.indicator == "warning" for c in cards)  # the MRI is not the order being chosen
+    view = hook_request("order_sign_cauda_equina")
+    view["hook"] = "patient-view"
+    del view["context"]["draftOrders"]
+    view["prefetch"]["serviceRequests"] = None
+    cards = HookResponse.model_validate(call(gp_service, "painpath-patient-view", view).json()).cards
+    assert cards[0].indicator == "critical"
+    misspelt = hook_request("order_sign_lumbar_mri")
+    misspelt["context"]["draftOrder"] = misspelt["context"].pop("draftOrders")
+    response = call(gp_service, "painpath-referral-sign", misspelt)
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["expression"] == ["context.draftOrders", "context.draftOrder"]
 
 
 def test_missing_required_prefetch_without_a_fhir_server_is_412_with_an_operation_outcome(gp_service: Service) -> None:

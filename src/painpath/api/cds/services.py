@@ -37,7 +37,6 @@ class ServiceSpec(_Strict):
 
 class ServicesFile(_Strict):
     spec_version: str
-    spec_version_3: str
     services: tuple[ServiceSpec, ...]
     usage_requirements: str
     prefetch: dict[str, PrefetchSpec]
@@ -71,7 +70,7 @@ class Catalogue:
                     "id": s.id,
                     "prefetch": {k: self.templates[k] for k in s.prefetch},
                     "usageRequirements": " ".join(self.data.usage_requirements.split()),
-                    "version": self.data.spec_version_3,
+                    "version": self.data.spec_version,
                     "hookVersion": s.hookVersion,
                 }
                 for s in self.data.services
