@@ -15,7 +15,7 @@ import datetime
 import hashlib
 import uuid
 from collections.abc import Mapping
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import orjson
 import structlog
@@ -72,8 +72,7 @@ def _outcome(exc: CdsError) -> Response:
 
 
 async def _cds_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, CdsError)
-    return _outcome(exc)
+    return _outcome(cast(CdsError, exc))  # registered for CdsError only
 
 
 def install_cds_handlers(app: FastAPI) -> None:
