@@ -97,6 +97,25 @@ def test_missing_prefetch_is_fetched_with_the_access_token(gp_service: Any, fhir
     assert {auth for _, auth in fhir_server.seen} == {f"Bearer {TOKEN}"}
 
 
+def test_later_pages_of_a_prefetched_searchset_are_fetched(gp_service: Any, fhir_server: FhirStandIn) -> None:  # noqa: F811
+    body = request_without((), fhir_server)
+    answers = body["prefetch"]["questionnaireResponses"]
+    body["prefetch"]["questionnaireResponses"] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [],
+        "link": [{"relation": "next", "url": f"{fhir_server.url}/QuestionnaireResponse?patient=pp-1001&page=2"}],
+    }
+    fhir_server.searchsets["QuestionnaireResponse"] = answers
+    cards = HookResponse.model_validate(call(gp_service, "painpath-referral-sign", body).json()).cards
+    assert cards[0].indicator == "critical"  # the answers were on page 2
+    assert [r for r, _ in fhir_server.seen] == ["QuestionnaireResponse"]
+    body["prefetch"]["questionnaireResponses"]["link"][0]["url"] = (
+        "https://elsewhere.example.org/fhir/x?patient=pp-1001"
+    )
+    assert call(gp_service, "painpath-referral-sign", body).status_code == 412  # the token is not sent elsewhere
+
+
 def test_required_data_the_server_cannot_give_is_412(gp_service: Any, fhir_server: FhirStandIn) -> None:  # noqa: F811
     fhir_server.fail.add("QuestionnaireResponse")
     response = call(gp_service, "painpath-referral-sign", request_without(("questionnaireResponses",), fhir_server))

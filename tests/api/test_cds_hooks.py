@@ -158,6 +158,16 @@ def test_a_prefetch_key_given_as_null_means_no_data_not_missing(gp_service: Serv
     assert call(gp_service, "painpath-referral-sign", body).status_code == 200
 
 
+def test_a_prefetched_page_with_more_pages_and_no_fhir_server_is_reported(gp_service: Service) -> None:
+    body = hook_request("order_sign_lumbar_mri")
+    body["prefetch"]["observations"]["link"] = [
+        {"relation": "next", "url": "https://ehr.example.org/fhir/Observation?p=2"}
+    ]
+    cards = HookResponse.model_validate(call(gp_service, "painpath-referral-sign", body).json()).cards
+    mapping = next(c for c in cards if "could not be used" in c.summary)
+    assert "prefetch.observations" in (mapping.detail or "") and "first page" in (mapping.detail or "")
+
+
 def test_bad_requests_are_operation_outcomes_naming_the_field(gp_service: Service) -> None:
     body = hook_request("order_sign_lumbar_mri")
     body["fhirAuthorization"] = {

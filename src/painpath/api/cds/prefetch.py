@@ -56,14 +56,21 @@ def _next_link(bundle: Mapping[str, Any]) -> str | None:
     return None
 
 
-async def _fetch(client: httpx.AsyncClient, base: str, query: str) -> list[Mapping[str, Any]]:
-    url: str | None = f"{base.rstrip('/')}/{query}"
+async def _pages(
+    client: httpx.AsyncClient, base: str, url: str | None, *, read: bool = False
+) -> list[Mapping[str, Any]]:
+    """The resources at ``url`` and the searchset pages after it (up to ``MAX_PAGES``).
+
+    Only URLs on the client's ``fhirServer`` are followed: its access token goes nowhere else.
+    """
     found: list[Mapping[str, Any]] = []
     for _page in range(MAX_PAGES):
         if url is None:
             break
+        if not url.startswith(base.rstrip("/") + "/"):
+            raise ValueError("a page link outside fhirServer is not followed")
         response = await client.get(url)
-        if response.status_code == 404 and "?" not in query:
+        if response.status_code == 404 and read:
             return found  # a read of a resource that does not exist: no data
         response.raise_for_status()
         body = response.json()
@@ -74,15 +81,33 @@ async def _fetch(client: httpx.AsyncClient, base: str, query: str) -> list[Mappi
     return found
 
 
+async def _fetch(client: httpx.AsyncClient, base: str, query: str) -> list[Mapping[str, Any]]:
+    return await _pages(client, base, f"{base.rstrip('/')}/{query}", read="?" not in query)
+
+
 async def gather(request: HookRequest, service: ServiceSpec, catalogue: Catalogue) -> Gathered:
     """The resources for ``service``'s prefetch keys, from the request or the client's FHIR server."""
     given = request.prefetch or {}
     resources: list[Mapping[str, Any]] = []
     notes: list[MappingIssue] = []
     to_fetch: dict[str, str] = {}
+    more_pages: dict[str, str] = {}
     for key in service.prefetch:
         if key in given:
-            resources.extend(_resources(given[key]))
+            value = given[key]
+            resources.extend(_resources(value))
+            following = _next_link(value) if value is not None and value.get("resourceType") == "Bundle" else None
+            if following is not None and request.fhirServer:
+                more_pages[key] = following
+            elif following is not None:
+                notes.append(
+                    MappingIssue(
+                        "warning",
+                        "not-used",
+                        f"prefetch.{key}",
+                        f"'{key}' has more pages and no fhirServer was given: only the first page was used",
+                    )
+                )
             continue
         try:
             query = catalogue.query(key, request.context)
@@ -102,15 +127,17 @@ async def gather(request: HookRequest, service: ServiceSpec, catalogue: Catalogu
                     "warning", "not-used", f"prefetch.{key}", f"'{key}' was not prefetched nor fetchable: unknown"
                 )
             )
-    if to_fetch:
+    if to_fetch or more_pages:
         headers = {"Accept": FHIR_JSON}
         if request.fhirAuthorization is not None:
             headers["Authorization"] = f"Bearer {request.fhirAuthorization.access_token}"
         async with httpx.AsyncClient(timeout=FETCH_TIMEOUT_SECONDS, headers=headers) as client:
             results = await asyncio.gather(
-                *(_fetch(client, str(request.fhirServer), q) for q in to_fetch.values()), return_exceptions=True
+                *(_fetch(client, str(request.fhirServer), q) for q in to_fetch.values()),
+                *(_pages(client, str(request.fhirServer), url) for url in more_pages.values()),
+                return_exceptions=True,
             )
-        for key, result in zip(to_fetch, results, strict=True):
+        for key, result in zip([*to_fetch, *more_pages], results, strict=True):
             if isinstance(result, BaseException):
                 if catalogue.required(key):
                     raise DataUnavailable(
