@@ -159,7 +159,7 @@ def test_a_body_that_is_not_json_gets_415(service: Service, content_type: str | 
     with service.client(Role.clinician) as client:
         response = client.post("/v1/evaluations", content=b'{"demographics": {"age": 40}}', headers=headers)
     assert_problem(response, 415, "unsupported-media-type")
-    assert response.headers["accept-post"] == "application/json"
+    assert response.headers["accept-post"] == "application/json, application/fhir+json"
 
 
 def test_json_with_a_charset_parameter_is_accepted(service: Service) -> None:

@@ -14,20 +14,24 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from jwt import PyJWTError
 from starlette.types import ASGIApp
 
 from painpath import __version__
 from painpath.api.audits import AuditJobs
+from painpath.api.cds.jwt_auth import JwtVerifier, TrustedIssuers
+from painpath.api.cds.services import load_catalogue
+from painpath.api.cds.wording import load_wording
 from painpath.api.evaluation import Evaluator, WorkerPool
 from painpath.api.limits import BodyLimitMiddleware
 from painpath.api.openapi import build_openapi
 from painpath.api.problems import install_problem_handlers
 from painpath.api.requestlog import RequestLogMiddleware
-from painpath.api.routes import audits, evaluations, guidelines, operations, rules
-from painpath.api.settings import Settings
+from painpath.api.routes import audits, cds_hooks, evaluations, guidelines, operations, rules
+from painpath.api.settings import ServiceConfigError, Settings
 from painpath.api.state import Services
 from painpath.engine.engine import Engine
-from painpath.errors import EngineError, RulesValidationError
+from painpath.errors import EngineError, Problem, RulesValidationError
 from painpath.store import open_store
 
 DESCRIPTION = """\
@@ -48,6 +52,7 @@ TAGS = [
     {"name": "audits", "description": "Guideline-adherence audits of a cohort, run as background jobs."},
     {"name": "rules", "description": "The loaded ruleset: conditions, citations, test vectors."},
     {"name": "guidelines", "description": "The sources the rules cite."},
+    {"name": "cds-hooks", "description": "CDS Hooks 2.0.1 services for referral decisions (see docs/cds-hooks.md)."},
     {"name": "operations", "description": "Probes and versions (no authentication)."},
 ]
 
@@ -89,7 +94,28 @@ def load_services(settings: Settings) -> Services:
         if pool is not None:
             pool.close()
         raise
-    return Services(settings=settings, engine=engine, store=store, evaluator=evaluator, audits=audits)
+    return Services(
+        settings=settings,
+        engine=engine,
+        store=store,
+        evaluator=evaluator,
+        audits=audits,
+        cds_jwt=load_cds_jwt(settings),
+    )
+
+
+def load_cds_jwt(settings: Settings) -> JwtVerifier | None:
+    """The CDS client JWT verifier, when trusted issuers are configured; the CDS data files are checked too."""
+    load_catalogue()
+    load_wording()
+    if settings.cds_trusted_issuers is None:
+        return None
+    try:
+        return JwtVerifier(TrustedIssuers.from_file(settings.cds_trusted_issuers))
+    except (OSError, ValueError, PyJWTError) as exc:
+        raise ServiceConfigError(
+            "invalid CDS client issuers", [Problem("PAINPATH_CDS_TRUSTED_ISSUERS", str(exc))]
+        ) from None
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -119,7 +145,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         path_limits={audits.UPLOAD_PATH: settings.audit_max_bytes},
     )
     install_problem_handlers(app)
-    for module in (evaluations, audits, rules, guidelines, operations):
+    cds_hooks.install_cds_handlers(app)
+    for module in (evaluations, audits, cds_hooks, rules, guidelines, operations):
         app.include_router(module.router)
     app.openapi()  # built now: a broken document should stop the start, not the first client
     return app

@@ -8,8 +8,11 @@ bytes stored, so ``GET /v1/evaluations/{id}`` serves exactly what ``POST`` issue
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+import orjson
 import structlog
 from starlette.concurrency import run_in_threadpool
 
@@ -27,6 +30,8 @@ class IssuedDecision:
     status: str
     body: bytes
     """The decision JSON (UTF-8) as stored."""
+    document: Mapping[str, Any] | None = None
+    """The decision, decoded, when it was decoded anyway (to add ``extra`` members)."""
 
 
 async def issue_decision(
@@ -36,8 +41,15 @@ async def issue_decision(
     caller: Caller,
     request_id: str,
     trace: Trace = "summary",
+    *,
+    received: bytes | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> IssuedDecision:
     """Evaluate the facts in ``raw`` (JSON) for ``caller`` and record the decision.
+
+    ``received`` is what the client sent when it was not the facts themselves (a FHIR Bundle);
+    it is recorded as the input. ``extra`` members (e.g. the FHIR mapping report) are added to
+    the decision document before it is recorded, so what is read back is what was issued.
 
     Raises ``FactsValidationError`` (bad facts), ``StoreUnavailable`` (not recorded, so not issued)
     or ``EvaluationUnavailable`` (the evaluation workers have died).
@@ -46,6 +58,11 @@ async def issue_decision(
     result = await evaluator.evaluate(raw, request_id, trace)
     if isinstance(result, Rejected):
         raise result.error()
+    body = result.body
+    document: dict[str, Any] | None = None
+    if extra:
+        document = {**orjson.loads(body), **extra}
+        body = orjson.dumps(document)
     record = DecisionRecord(
         decision_id=result.decision_id,
         created_at=result.created_at,
@@ -56,8 +73,8 @@ async def issue_decision(
         ruleset_version=result.ruleset_version,
         ruleset_hash=result.ruleset_hash,
         parameters=result.parameters.decode("utf-8"),
-        input_facts=raw.decode("utf-8"),
-        output_json=result.body.decode("utf-8"),
+        input_facts=(received if received is not None else raw).decode("utf-8"),
+        output_json=body.decode("utf-8"),
     )
     await run_in_threadpool(decisions.append, record)
     log.info(
@@ -69,4 +86,4 @@ async def issue_decision(
         compute_ms=result.compute_ms,
         latency_ms=round((time.perf_counter() - started) * 1e3, 3),
     )
-    return IssuedDecision(decision_id=result.decision_id, status=result.status, body=result.body)
+    return IssuedDecision(decision_id=result.decision_id, status=result.status, body=body, document=document)

@@ -8,6 +8,7 @@ in and refused as soon as it passes the limit. Nothing over the limit is ever he
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -16,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from painpath.api.problems import ApiProblem, problem_response, problem_type
 
 JSON_MEDIA_TYPE = "application/json"
+FHIR_MEDIA_TYPE = "application/fhir+json"
 
 
 class RequestBodyTooLarge(ApiProblem):
@@ -71,8 +73,8 @@ class BodyLimitMiddleware:
         await self.app(scope, limited_receive, send)
 
 
-async def json_body(request: Request) -> bytes:
-    """The request body, which must be declared ``application/json`` (UTF-8)."""
+def _media_type(request: Request, accepted: tuple[str, ...], what: str) -> str:
+    """The declared media type when it is one of ``accepted`` in UTF-8, else 415."""
     content_type = request.headers.get("content-type", "")
     media_type, _, params = content_type.partition(";")
     charset = next(
@@ -83,15 +85,37 @@ async def json_body(request: Request) -> bytes:
         ),
         "utf-8",
     )
-    if media_type.strip().lower() != JSON_MEDIA_TYPE or charset not in ("utf-8", "utf8"):
+    media_type = media_type.strip().lower()
+    if media_type not in accepted or charset not in ("utf-8", "utf8"):
         raise ApiProblem(
             415,
             "unsupported-media-type",
             "Unsupported media type",
-            "send the patient facts as Content-Type: application/json (UTF-8)",
-            headers={"Accept-Post": JSON_MEDIA_TYPE},
+            f"send {what} as Content-Type: {' or '.join(accepted)} (UTF-8)",
+            headers={"Accept-Post": ", ".join(accepted)},
         )
+    return media_type
+
+
+async def json_body(request: Request) -> bytes:
+    """The request body, which must be declared ``application/json`` (UTF-8)."""
+    _media_type(request, (JSON_MEDIA_TYPE,), "the patient facts")
     return await request.body()
 
 
+@dataclass(frozen=True)
+class TypedBody:
+    """A request body and its declared media type."""
+
+    media_type: str
+    raw: bytes
+
+
+async def facts_or_fhir_body(request: Request) -> TypedBody:
+    """Patient facts (``application/json``) or a FHIR R4 Bundle (``application/fhir+json``), UTF-8."""
+    media_type = _media_type(request, (JSON_MEDIA_TYPE, FHIR_MEDIA_TYPE), "patient facts or a FHIR R4 Bundle")
+    return TypedBody(media_type, await request.body())
+
+
 JsonBody = Annotated[bytes, Depends(json_body)]
+FactsOrFhirBody = Annotated[TypedBody, Depends(facts_or_fhir_body)]

@@ -44,7 +44,19 @@ FACTS_REQUEST_BODY: dict[str, Any] = {
         "description": "Facts about one patient. Every fact is optional; an omitted fact is *not recorded*, "
         "never *no*. Unknown fields are rejected with a suggestion.",
         "content": {
-            "application/json": {"schema": {"$ref": REF.format(model="PatientFacts")}, "examples": FACTS_EXAMPLES}
+            "application/json": {"schema": {"$ref": REF.format(model="PatientFacts")}, "examples": FACTS_EXAMPLES},
+            "application/fhir+json": {
+                "schema": {
+                    "type": "object",
+                    "description": "A FHIR R4 Bundle (see docs/fhir.md for the resources and codes read).",
+                    "required": ["resourceType", "type"],
+                    "properties": {
+                        "resourceType": {"const": "Bundle"},
+                        "type": {"type": "string"},
+                        "entry": {"type": "array", "items": {"type": "object"}},
+                    },
+                }
+            },
         },
     }
 }

@@ -102,5 +102,8 @@ def uvicorn_log_config(level: str) -> dict[str, Any]:
             "uvicorn": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
             "uvicorn.access": {"handlers": [], "level": logging.CRITICAL, "propagate": False},
             "alembic": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
+            # httpx/httpcore log each request URL at INFO; a FHIR URL names the patient.
+            "httpx": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
+            "httpcore": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
         },
     }

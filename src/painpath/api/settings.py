@@ -15,6 +15,12 @@ PAINPATH_DEV_MODE          1: no API keys (loopback binding only)       0
 PAINPATH_LOG_LEVEL         structured log level                         INFO
 PAINPATH_AUDIT_MAX_PATIENTS  most records in one ``POST /v1/audits``     10000
 PAINPATH_AUDIT_MAX_BYTES   largest cohort upload (``POST /v1/audits``)  67108864 (64 MiB)
+PAINPATH_CDS_TRUSTED_ISSUERS  JSON file: CDS client issuer -> JWK Set;  none (API keys instead)
+                           when set, CDS Hooks calls need a valid JWT
+PAINPATH_CDS_CARE_SETTING  care setting of the CDS client's users       none (unknown)
+                           (e.g. primary_care), for requested imaging
+PAINPATH_FHIR_MAX_AGE_DAYS age beyond which FHIR observations are       the code tables' default
+                           reported as stale and not used
 =========================  ===========================================  ==========================
 """
 
@@ -28,6 +34,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from painpath.errors import PainpathError, Problem
+from painpath.facts.care import CareSetting
 from painpath.paths import default_rules_dir
 from painpath.store import default_database_url
 
@@ -44,6 +51,9 @@ _ENV = {
     "log_level": "PAINPATH_LOG_LEVEL",
     "audit_max_patients": "PAINPATH_AUDIT_MAX_PATIENTS",
     "audit_max_bytes": "PAINPATH_AUDIT_MAX_BYTES",
+    "cds_trusted_issuers": "PAINPATH_CDS_TRUSTED_ISSUERS",
+    "cds_care_setting": "PAINPATH_CDS_CARE_SETTING",
+    "fhir_max_age_days": "PAINPATH_FHIR_MAX_AGE_DAYS",
 }
 
 
@@ -78,6 +88,9 @@ class Settings(BaseModel):
     log_level: str = Field(default="INFO", pattern=r"(?i)^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
     audit_max_patients: int = Field(default=10_000, ge=1)
     audit_max_bytes: int = Field(default=64 * 1_048_576, ge=1024)
+    cds_trusted_issuers: Path | None = None
+    cds_care_setting: CareSetting | None = None
+    fhir_max_age_days: int | None = Field(default=None, ge=1, le=36500)
 
     @property
     def resolved_database_url(self) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from painpath.api.audits import AuditJobs
 from painpath.api.auth import VerifiedKeys
+from painpath.api.cds.jwt_auth import JwtVerifier
 from painpath.api.evaluation import Evaluator
 from painpath.api.settings import Settings
 from painpath.engine.engine import Engine
@@ -22,3 +23,5 @@ class Services:
     evaluator: Evaluator
     audits: AuditJobs
     verified_keys: VerifiedKeys = field(default_factory=VerifiedKeys)
+    cds_jwt: JwtVerifier | None = None
+    """Set when CDS client issuers are configured: CDS Hooks calls then need a valid JWT."""

@@ -182,6 +182,31 @@ class DecisionRuleBrief(Contract):
     status: Literal["not_fired"]
 
 
+class DecisionFhirIssue(Contract):
+    """Something in a FHIR Bundle that was reported instead of used (see docs/fhir.md)."""
+
+    severity: str
+    code: str
+    source: str = Field(description="The resource it concerns, e.g. `Observation/123`.")
+    message: str
+    fact: FactPath | SkipJsonSchema[None] = _optional("The fact it concerns, when one.")
+
+
+class DecisionFhirReport(Contract):
+    """How the facts were mapped from a FHIR Bundle (only on decisions made from one)."""
+
+    patient: str | None = Field(description="The Patient resource, e.g. `Patient/123`.")
+    sources: dict[str, str] = Field(description="Fact path -> the resource it came from.")
+    issues: list[DecisionFhirIssue]
+
+
+class DecisionCdsCall(Contract):
+    """The CDS Hooks service and hook that asked for the decision (only on CDS Hooks decisions)."""
+
+    service: str
+    hook: str
+
+
 class DecisionManualReview(Contract):
     reason: str | None
     details: list[str]
@@ -235,6 +260,10 @@ class DecisionDocument(Contract):
     )
     notes: list[DecisionReason] | SkipJsonSchema[None] = _optional("Things considered that are not barriers.")
     missing_information: list[DecisionMissingFact] | SkipJsonSchema[None] = _optional("Most important first.")
+    fhir: DecisionFhirReport | SkipJsonSchema[None] = _optional(
+        "Only for facts given as a FHIR Bundle: the resource behind each fact and what was reported, not used."
+    )
+    cds: DecisionCdsCall | SkipJsonSchema[None] = _optional("Only for decisions asked for by a CDS Hooks call.")
     trace: Literal["full", "summary"] | SkipJsonSchema[None] = _optional(
         "How much of the rule trace `rules` carries: `full`, every rule with its clauses; `summary`, the clauses "
         "of the rules that fired or are undetermined, and only id, version, stratum and status of the others."

@@ -49,6 +49,7 @@ Medicine = Literal[
     "local_anaesthetic",
     "z_drug",
 ]
+Referral = Literal["pain_clinic", "pmp", "physiotherapy", "imaging", "surgery"]
 SurgeryType = Literal[
     "spinal_fusion",
     "spinal_decompression",
@@ -101,6 +102,9 @@ class Care(FactModel):
     baseline_outcome_measure: Flag = None
     followup_outcome_measure: Flag = None
     # Referrals and surgery
+    referrals_requested: list[Referral] | None = Field(
+        default=None, description="Services requested in this episode, e.g. the referral being drafted or signed."
+    )
     surgery_referral: Flag = None
     surgery_type: SurgeryType | None = None
     work_focused_intervention: Flag = Field(

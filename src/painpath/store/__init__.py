@@ -5,6 +5,7 @@ hashed API keys) and gives it back exactly. Schema changes are Alembic migration
 (``painpath.store.migrations``), applied by :func:`open_store` at startup.
 """
 
+from painpath.store.cds import CardRecord, CdsLog, FeedbackRecord, LinkedFeedback, UnknownCards
 from painpath.store.database import StoreUnavailable, default_database_url, normalise_url
 from painpath.store.decisions import DecisionLog, DecisionRecord
 from painpath.store.keys import ApiKeyRecord, KeyStore
@@ -12,11 +13,16 @@ from painpath.store.store import Store, open_store
 
 __all__ = [
     "ApiKeyRecord",
+    "CardRecord",
+    "CdsLog",
     "DecisionLog",
     "DecisionRecord",
+    "FeedbackRecord",
     "KeyStore",
+    "LinkedFeedback",
     "Store",
     "StoreUnavailable",
+    "UnknownCards",
     "default_database_url",
     "normalise_url",
     "open_store",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from painpath.store import migrate
+from painpath.store.cds import CdsLog
 from painpath.store.database import create_db_engine, normalise_url, ping, redact_url, sqlite_path
 from painpath.store.decisions import DecisionLog
 from painpath.store.keys import KeyStore
@@ -20,6 +21,7 @@ class Store:
     url: str
     decisions: DecisionLog
     keys: KeyStore
+    cds: CdsLog
     created: bool
     """True when this open created the database (an SQLite file that did not exist, or an empty schema)."""
 
@@ -54,5 +56,6 @@ def open_store(url: str, *, apply_migrations: bool = True) -> Store:
         url=url,
         decisions=DecisionLog(engine, serialise_writes=path is not None),
         keys=KeyStore(engine),
+        cds=CdsLog(engine),
         created=not existed or before is None,
     )

@@ -41,3 +41,34 @@ api_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
 )
+
+cds_cards = Table(
+    "cds_cards",
+    metadata,
+    Column("card_uuid", String(36), primary_key=True),
+    Column("decision_id", String(36), nullable=False, comment="the decision the card was built from"),
+    Column("service_id", String(64), nullable=False),
+    Column("hook_instance", String(64), nullable=False),
+    Column("rule_id", String(128), nullable=True, comment="null for cards not resting on one rule (missing data)"),
+    Column("rule_version", String(32), nullable=True),
+    Column("indicator", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_cds_cards_decision_id", "decision_id"),
+)
+
+cds_feedback = Table(
+    "cds_feedback",
+    metadata,
+    Column("feedback_id", String(36), primary_key=True),
+    Column("card_uuid", String(36), nullable=False),
+    Column("service_id", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False, comment="accepted | overridden"),
+    Column("accepted_suggestions", Text, nullable=False, comment="JSON array of accepted suggestion uuids"),
+    Column("override_system", String(255), nullable=True),
+    Column("override_code", String(128), nullable=True),
+    Column("override_comment", Text, nullable=True, comment="the clinician's comment; stored, never logged"),
+    Column("outcome_timestamp", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("caller_key_id", String(64), nullable=False, comment="API key id or CDS client; never a patient id"),
+    Index("ix_cds_feedback_card_uuid", "card_uuid"),
+)

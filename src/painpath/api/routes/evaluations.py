@@ -5,13 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
+import orjson
 import structlog
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from painpath.api.deps import MayEvaluate, MayReadDecisions, ServicesDep, only_query
+from painpath.api.fhir_input import issue_mapped_decision, map_bundle, prefers_fhir
+from painpath.api.guidance import guidance_response
 from painpath.api.issue import issue_decision
-from painpath.api.limits import JSON_MEDIA_TYPE, JsonBody
+from painpath.api.limits import FHIR_MEDIA_TYPE, JSON_MEDIA_TYPE, FactsOrFhirBody
 from painpath.api.models import DecisionOut
 from painpath.api.openapi import AUTH_PROBLEMS, FACTS_REQUEST_BODY, INVALID_FACTS_EXAMPLE, problems
 from painpath.api.problems import ApiProblem
@@ -30,7 +34,10 @@ router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
     summary="Evaluate patient facts",
     description="Evaluates the facts against the loaded ruleset, records the decision in the decision log and "
     "returns it. The decision is returned only once it is committed. Needs the `evaluate` permission "
-    "(roles clinician, triage, admin).",
+    "(roles clinician, triage, admin). The body may instead be a FHIR R4 Bundle "
+    "(`Content-Type: application/fhir+json`): its facts, their source resources and the mapping issues "
+    "are reported in the decision's `fhir` member. With `Accept: application/fhir+json` the answer is a "
+    "FHIR GuidanceResponse (see docs/fhir.md).",
     responses={
         201: {
             "description": "The decision, as recorded.",
@@ -51,8 +58,9 @@ router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
 )
 async def create_evaluation(
     caller: MayEvaluate,
-    body: JsonBody,
+    body: FactsOrFhirBody,
     services: ServicesDep,
+    accept: Annotated[str | None, Header(description="`application/fhir+json` for a FHIR GuidanceResponse.")] = None,
     trace: Annotated[
         Trace,
         Query(
@@ -62,14 +70,24 @@ async def create_evaluation(
         ),
     ] = "summary",
 ) -> Response:
-    request_id = str(structlog.contextvars.get_contextvars().get("request_id", ""))
-    issued = await issue_decision(services.evaluator, services.store.decisions, body, caller, request_id, trace)
-    return Response(
-        issued.body,
-        status_code=201,
-        media_type=JSON_MEDIA_TYPE,
-        headers={"Location": f"/v1/evaluations/{issued.decision_id}"},
-    )
+    mapped = None
+    if body.media_type == FHIR_MEDIA_TYPE:
+        mapped = await run_in_threadpool(map_bundle, body.raw, services.settings)
+        issued = await issue_mapped_decision(services, mapped, caller, received=body.raw, trace=trace)
+    else:
+        request_id = str(structlog.contextvars.get_contextvars().get("request_id", ""))
+        issued = await issue_decision(services.evaluator, services.store.decisions, body.raw, caller, request_id, trace)
+    headers = {"Location": f"/v1/evaluations/{issued.decision_id}"}
+    if prefers_fhir(accept):
+        document = guidance_response(
+            issued.document if issued.document is not None else orjson.loads(issued.body),
+            services.engine.ruleset.guidelines,
+            sources=mapped.sources if mapped else {},
+            issues=mapped.issues if mapped else (),
+            patient_ref=mapped.patient_ref if mapped else None,
+        )
+        return Response(orjson.dumps(document), status_code=201, media_type=FHIR_MEDIA_TYPE, headers=headers)
+    return Response(issued.body, status_code=201, media_type=JSON_MEDIA_TYPE, headers=headers)
 
 
 @router.get(
