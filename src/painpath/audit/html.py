@@ -163,6 +163,13 @@ def render_html(
         parts.append("</table>")
         if len(rejected) < rec["rejected"]:
             parts.append(f"<p class='muted'>The first {len(rejected)} of {rec['rejected']} rejected records.</p>")
+    issues = summary.get("input_issues") or {}
+    if issues.get("patients"):
+        by_code = ", ".join(f"{escape(k)}: {v}" for k, v in issues["by_code"].items())
+        parts.append(
+            f"<p>{issues['patients']} records had input reported instead of used (FHIR mapping issues: "
+            f"{by_code}); their affected facts count as not recorded.</p>"
+        )
     decisions = ", ".join(f"{escape(k)}: {v}" for k, v in summary["decisions"].items())
     parts.append(
         f"<p>Decisions: {decisions or 'none'} (manual review: the two evaluators disagreed; nothing asserted).</p>"

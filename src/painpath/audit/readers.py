@@ -3,8 +3,13 @@
 A format is two small functions. ``records`` runs in the reading process and yields
 ``(line number, raw record)`` without parsing more than it must (a JSON line stays bytes);
 ``to_facts`` runs in the worker and turns one raw record into ``PatientFacts`` or raises
-``FactsValidationError`` naming the field and why. Adding a format (e.g. FHIR NDJSON Bundles) is one
-entry in ``FORMATS``.
+``FactsValidationError`` naming the field and why, with the codes of anything the input reported
+instead of using (FHIR mapping issues; none for facts given directly). Adding a format is one entry
+in ``FORMATS``.
+
+FHIR NDJSON: one FHIR R4 ``Bundle`` per line, mapped by ``painpath.facts.fhir.facts_from_bundle``;
+its mapping issues (unknown codes, conflicting or stale observations, ...) are counted by code in
+the audit summary (``input_issues``), never silently dropped.
 
 CSV: one row per patient. The header names facts by their flat catalogue path
 (``painpath.facts.catalogue``, e.g. ``red_flags.saddle_anaesthesia``), plus ``patient_id`` and
@@ -23,8 +28,11 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
+import orjson
+
 from painpath.errors import FactsValidationError, Problem, suggest
 from painpath.facts import CATALOGUE, PatientFacts, parse_facts, parse_facts_json, unflatten
+from painpath.facts.fhir import facts_from_bundle
 
 CSV_EXTRA_COLUMNS = ("patient_id", "assessment_date")
 EMPTY_SET = "[]"
@@ -34,13 +42,17 @@ _INVALID = "\x00invalid"
 """Key of a row the CSV reader could not split (never a column name: the header is checked)."""
 
 
+Parsed = tuple[PatientFacts, tuple[str, ...]]
+"""One record's facts and the codes of the issues its mapping reported."""
+
+
 @dataclass(frozen=True)
 class InputFormat:
     """A cohort format: ``records`` splits the file (reader side), ``to_facts`` parses one record (worker side)."""
 
     name: str
     records: Callable[[IO[bytes]], Iterator[tuple[int, Any]]]
-    to_facts: Callable[[Any], PatientFacts]
+    to_facts: Callable[[Any], Parsed]
 
 
 def json_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
@@ -139,9 +151,28 @@ def csv_to_facts(row: Mapping[str, str]) -> PatientFacts:
     return parse_facts({**extra, **unflatten(flat)})
 
 
+def _facts_json(raw: bytes) -> Parsed:
+    return parse_facts_json(raw), ()
+
+
+def _facts_csv(row: Mapping[str, str]) -> Parsed:
+    return csv_to_facts(row), ()
+
+
+def fhir_bundle_to_facts(raw: bytes) -> Parsed:
+    """One NDJSON line holding a FHIR R4 Bundle: its facts, and the codes of its mapping issues."""
+    try:
+        bundle = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise FactsValidationError("invalid JSON", [Problem("(root)", f"invalid JSON: {exc}")]) from None
+    mapped = facts_from_bundle(bundle)
+    return mapped.facts, tuple(issue.code for issue in mapped.issues)
+
+
 FORMATS: Mapping[str, InputFormat] = {
-    "jsonl": InputFormat("jsonl", json_lines, parse_facts_json),
-    "csv": InputFormat("csv", csv_rows, csv_to_facts),
+    "jsonl": InputFormat("jsonl", json_lines, _facts_json),
+    "csv": InputFormat("csv", csv_rows, _facts_csv),
+    "fhir-ndjson": InputFormat("fhir-ndjson", json_lines, fhir_bundle_to_facts),
 }
 """Cohort formats by name (``painpath audit --format``)."""
 

@@ -89,6 +89,10 @@ def summarise(agg: Aggregate, meta: dict[str, Any]) -> dict[str, Any]:
         },
         "pmp": {"status": _by_prefix(counts, "pmp:"), "setting": _by_prefix(counts, "setting:")},
         "missing_facts": missing,
+        "input_issues": {
+            "patients": counts.get("input_issue_patients", 0),
+            "by_code": _by_prefix(counts, "input_issue:"),
+        },
     }
 
 

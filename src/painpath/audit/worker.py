@@ -139,7 +139,7 @@ def evaluate_chunk(chunk: Chunk) -> ChunkResult:
     k = chunk.sample_size
     for line, raw in chunk.records:
         try:
-            facts = to_facts(raw)
+            facts, issues = to_facts(raw)
         except FactsValidationError as exc:
             result.rejected.append((line, reject_reason(exc)))
             continue
@@ -148,6 +148,10 @@ def evaluate_chunk(chunk: Chunk) -> ChunkResult:
             continue
         decision = engine.evaluate(facts)
         result.evaluated += 1
+        for code in issues:
+            counts[f"input_issue:{code}"] += 1
+        if issues:
+            counts["input_issue_patients"] += 1
         pid = facts.patient_id or ""
         patient = (line, pid)
         if pid.startswith(ID_PREFIX):
