@@ -107,3 +107,14 @@ def test_checked_in_facts_schema_is_current() -> None:
 
 def test_model_forbids_extra_everywhere() -> None:
     assert PatientFacts.model_config.get("extra") == "forbid"
+
+
+def test_the_generated_flatten_equals_the_model_dump_reference() -> None:
+    """``flatten`` is generated from the catalogue for speed; it must equal the obvious version."""
+    from painpath.audit.synth import cohort
+    from painpath.facts.catalogue import flatten_reference
+
+    patients = [parse_facts(p) for p in cohort(400, 11)]
+    assert any(len(flatten(f)) > 100 for f in patients)
+    for facts in patients:
+        assert flatten(facts) == flatten_reference(facts)

@@ -13,13 +13,14 @@ from functools import cached_property
 from typing import Any, Literal
 
 from painpath.engine import ir
-from painpath.engine.kleene import U, supporting_leaves
+from painpath.engine.kleene import F, T, U, supporting_leaves
 from painpath.engine.language import URGENCY_ORDER
 
 _KIND_RANK = {"safety_alert": 0, "red_flag": 0, "pmp": 5, "triage": 6, "pathway": 7, "adherence": 8, "note": 9}
 """Order of importance of missing facts by what the rule needing them concludes (safety first)."""
 
 RuleStatus = Literal["fired", "not_fired", "undetermined"]
+_STATUS_NAMES: dict[int, RuleStatus] = {T: "fired", F: "not_fired", U: "undetermined"}
 ScreenStatus = Literal["present", "absent", "incomplete"]
 
 
@@ -123,7 +124,8 @@ class Decision:
     evaluator: str
     parameters: Mapping[str, ParameterUse]
     facts: Mapping[str, Any]
-    outcomes: tuple[RuleOutcome, ...]
+    evaluated: tuple[tuple[tuple[ir.Rule, ...], tuple[int, ...], tuple[int, ...]], ...]
+    """Per evaluated stratum: its rules, their three-valued results and the stratum's leaf values."""
     patient_id: str | None = None
     red_flags: RedFlagSection | None = None
     safety_alerts: tuple[Reason, ...] = ()
@@ -133,6 +135,15 @@ class Decision:
     notes: tuple[Reason, ...] = ()
     manual_review_reason: str | None = None
     manual_review_details: tuple[str, ...] = field(default_factory=tuple)
+
+    @cached_property
+    def outcomes(self) -> tuple[RuleOutcome, ...]:
+        """Every evaluated rule's outcome, in evaluation order (built on first use)."""
+        return tuple(
+            RuleOutcome(rule, _STATUS_NAMES[result], values)
+            for rules, results, values in self.evaluated
+            for rule, result in zip(rules, results, strict=True)
+        )
 
     def outcome(self, rule_id: str) -> RuleOutcome:
         """The outcome of one rule, or ``KeyError``."""

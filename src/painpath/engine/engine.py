@@ -15,7 +15,6 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from itertools import repeat
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,11 +31,10 @@ from painpath.engine.decision import (
     Reason,
     RedFlagFinding,
     RedFlagSection,
-    RuleOutcome,
     SectionEntry,
 )
 from painpath.engine.durable_adapter import DurableCore
-from painpath.engine.kleene import F, T, U, compile_stratum
+from painpath.engine.kleene import T, U, compile_stratum
 from painpath.engine.language import URGENCY_ORDER
 from painpath.engine.loader import check_overrides, load_ruleset, load_site_config
 from painpath.errors import EngineError
@@ -45,7 +43,6 @@ from painpath.facts import PatientFacts, flatten
 log = structlog.get_logger("painpath.engine")
 
 Evaluator = Literal["durable", "kleene"]
-_STATUS = {T: "fired", F: "not_fired", U: "undetermined"}
 BEST_PRACTICE_COUNT = 11
 _NOTHING = "no_conclusion"
 """Every rule of the section was definitely false: nothing applies."""
@@ -167,7 +164,7 @@ class Engine:
         """
         flat = flatten(facts)
         decision_id = str(uuid.uuid4())
-        outcomes: list[RuleOutcome] = []
+        evaluated: list[tuple[tuple[ir.Rule, ...], tuple[int, ...], tuple[int, ...]]] = []
         results: list[int] = []
         sections: dict[str, Any] = {}
         problems: list[str] = []
@@ -181,9 +178,8 @@ class Engine:
                             flat.pop(p, None)
                 values_list = [U] * stratum.leaf_count
                 mine = self._kleene[k](flat, values_list)
-                values = tuple(values_list)
                 results.extend(mine)
-                outcomes.extend(map(RuleOutcome, stratum.rules, [_STATUS[r] for r in mine], repeat(values)))  # type: ignore[arg-type]
+                evaluated.append((stratum.rules, mine, tuple(values_list)))
                 if evaluator == "durable":
                     durable = self._durable.fired(k, flat)
                     kleene_true = {r.id for r, v in zip(stratum.rules, mine, strict=True) if v == T}
@@ -218,7 +214,7 @@ class Engine:
             "evaluator": evaluator,
             "parameters": self._parameter_uses,
             "facts": flat,
-            "outcomes": tuple(outcomes),
+            "evaluated": tuple(evaluated),
             "patient_id": facts.patient_id,
         }
         if problems:

@@ -103,26 +103,72 @@ CATALOGUE: Mapping[str, FactSpec] = types.MappingProxyType(_build())
 _GROUPS = tuple(sorted({p.split(".", 1)[0] for p in CATALOGUE}))
 
 
-def _flatten_into(out: dict[str, Any], data: Mapping[str, Any], prefix: str) -> None:
-    for key, value in data.items():
-        if value is None:
-            continue
-        path = prefix + key
-        if isinstance(value, dict):
-            _flatten_into(out, value, path + ".")
-        elif path in CATALOGUE:
-            out[path] = value
+def flatten_reference(facts: PatientFacts) -> dict[str, Any]:
+    """``flatten`` by way of ``model_dump``: slow and obvious, kept to check the generated one."""
+    out: dict[str, Any] = {}
+
+    def walk(data: Mapping[str, Any], prefix: str) -> None:
+        for key, value in data.items():
+            if value is None:
+                continue
+            path = prefix + key
+            if isinstance(value, dict):
+                walk(value, path + ".")
+            elif path in CATALOGUE:
+                out[path] = tuple(sorted(set(value))) if isinstance(value, list) else value
+
+    for group in _GROUPS:
+        walk(getattr(facts, group).model_dump(exclude_none=True), group + ".")
+    return out
+
+
+def _flatten_source() -> str:
+    """Python source of ``flatten``: attribute reads along every catalogue path, nested None checks."""
+    tree: dict[str, Any] = {}
+    for path in CATALOGUE:
+        node = tree
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = path
+    lines = ["def flatten(f):", "    out = {}"]
+    counter = [0]
+
+    def emit(node: dict[str, Any], obj: str, indent: str) -> None:
+        for name, sub in node.items():
+            if isinstance(sub, dict):
+                counter[0] += 1
+                var = f"m{counter[0]}"
+                lines.append(f"{indent}{var} = {obj}.{name}")
+                lines.append(f"{indent}if {var} is not None:")
+                emit(sub, var, indent + "    ")
+            else:
+                lines.append(f"{indent}v = {obj}.{name}")
+                lines.append(f"{indent}if v is not None:")
+                value = "tuple(sorted(set(v)))" if CATALOGUE[sub].kind == "set" else "v"
+                lines.append(f"{indent}    out[{sub!r}] = {value}")
+
+    emit(tree, "f", "    ")
+    lines.append("    return out")
+    return "\n".join(lines) + "\n"
+
+
+def _compile_flatten() -> Any:
+    namespace: dict[str, Any] = {}
+    exec(compile(_flatten_source(), "<painpath flatten>", "exec"), namespace)  # noqa: S102 - generated from the catalogue
+    return namespace["flatten"]
+
+
+_FLATTEN = _compile_flatten()
 
 
 def flatten(facts: PatientFacts) -> dict[str, Any]:
-    """Return ``{path: value}`` for every recorded catalogue fact (lists become sorted tuples)."""
-    out: dict[str, Any] = {}
-    for group in _GROUPS:
-        sub = getattr(facts, group)
-        _flatten_into(out, sub.model_dump(exclude_none=True), group + ".")
-    for path, value in out.items():
-        if isinstance(value, list):
-            out[path] = tuple(sorted(set(value)))
+    """Return ``{path: value}`` for every recorded catalogue fact (lists become sorted tuples).
+
+    Generated from the catalogue (one attribute read per path, no serialisation); equal to
+    ``flatten_reference``, which a test checks on a synthetic cohort.
+    """
+    out: dict[str, Any] = _FLATTEN(facts)
     return out
 
 
