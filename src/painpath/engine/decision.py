@@ -153,6 +153,18 @@ class Decision:
         raise KeyError(rule_id)
 
     @cached_property
+    def _supports(self) -> dict[str, list[tuple[ir.Leaf, bool]]]:
+        return {}
+
+    def support(self, o: RuleOutcome) -> list[tuple[ir.Leaf, bool]]:
+        """The clauses that explain ``o``'s status (see ``kleene.supporting_leaves``), computed once."""
+        cache = self._supports
+        found = cache.get(o.rule.id)
+        if found is None:
+            found = cache[o.rule.id] = supporting_leaves(o.rule.when, o.values)
+        return found
+
+    @cached_property
     def unknown_facts(self) -> Mapping[str, tuple[str, ...]]:
         """For each undetermined rule (by id): the facts whose recording would settle it, in order."""
         out: dict[str, tuple[str, ...]] = {}
@@ -160,9 +172,7 @@ class Decision:
             if o.status == "undetermined":
                 values = o.values
                 out[o.rule.id] = tuple(
-                    dict.fromkeys(
-                        leaf.path for leaf, _neg in supporting_leaves(o.rule.when, values) if values[leaf.index] == U
-                    )
+                    dict.fromkeys(leaf.path for leaf, _neg in self.support(o) if values[leaf.index] == U)
                 )
         return out
 

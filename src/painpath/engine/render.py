@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from painpath.engine import ir
 from painpath.engine.decision import Decision, Reason, RuleOutcome, SectionEntry
-from painpath.engine.kleene import NAMES, U, resolve_value, supporting_leaves
+from painpath.engine.kleene import NAMES, U, resolve_value
 from painpath.engine.language import URGENCY_ORDER
 from painpath.facts import CATALOGUE
 
@@ -68,7 +68,7 @@ def outcome_dict(o: RuleOutcome, decision: Decision, params: Mapping[str, Any] |
     """Everything about one rule's outcome: status, why / why not, unknowns and citations."""
     if params is None:
         params = _params(decision)
-    support = supporting_leaves(o.rule.when, o.values)
+    support = decision.support(o)
     out: dict[str, Any] = {
         "id": o.rule.id,
         "version": o.rule.version,
@@ -210,8 +210,7 @@ def _urgent_lines(decision: Decision) -> list[str]:
         for f in decision.red_flags.findings:
             o = decision.outcome(f.rule.id)
             used = ", ".join(
-                f"{leaf.path}={_jsonable(decision.facts.get(leaf.path))}"
-                for leaf, _n in supporting_leaves(f.rule.when, o.values)
+                f"{leaf.path}={_jsonable(decision.facts.get(leaf.path))}" for leaf, _n in decision.support(o)
             )
             items.append(
                 (
