@@ -179,3 +179,18 @@ def test_bundled_rules_never_disagree(engine: Engine, flat: dict[str, Any]) -> N
             == {"fired": 2, "not_fired": 0, "undetermined": 1}[outcome.status]
         )
     assert all(decision.facts[k] == v for k, v in seen.items())
+
+
+def test_remembered_explanations_equal_fresh_ones(engine: Engine) -> None:
+    """A rule remembers explanations by its comparisons' values; a remembered one must equal a fresh one."""
+    from painpath.audit.synth import cohort
+    from painpath.engine.kleene import supporting_leaves
+
+    hits = 0
+    for raw in cohort(300, 5):
+        decision = engine.evaluate(parse_facts(raw))
+        for outcome in decision.outcomes:
+            key = tuple(outcome.values[i] for i in outcome.rule.leaf_indices)
+            hits += key in outcome.rule.support_memo
+            assert decision.support(outcome) == supporting_leaves(outcome.rule.when, outcome.values)
+    assert hits > 0

@@ -20,6 +20,8 @@ _KIND_RANK = {"safety_alert": 0, "red_flag": 0, "pmp": 5, "triage": 6, "pathway"
 """Order of importance of missing facts by what the rule needing them concludes (safety first)."""
 
 RuleStatus = Literal["fired", "not_fired", "undetermined"]
+_SUPPORT_MEMO_LIMIT = 4096
+"""Explanations a rule remembers (per distinct pattern of its comparisons' values)."""
 _STATUS_NAMES: dict[int, RuleStatus] = {T: "fired", F: "not_fired", U: "undetermined"}
 ScreenStatus = Literal["present", "absent", "incomplete"]
 
@@ -161,7 +163,18 @@ class Decision:
         cache = self._supports
         found = cache.get(o.rule.id)
         if found is None:
-            found = cache[o.rule.id] = supporting_leaves(o.rule.when, o.values)
+            # The explanation depends only on the rule and its own comparisons' values, which repeat
+            # across patients: the rule keeps a bounded memo of them.
+            rule = o.rule
+            values = o.values
+            key = tuple(values[i] for i in rule.leaf_indices)
+            memo = rule.support_memo
+            found = memo.get(key)
+            if found is None:
+                found = supporting_leaves(rule.when, values)
+                if len(memo) < _SUPPORT_MEMO_LIMIT:
+                    memo[key] = found
+            cache[rule.id] = found
         return found
 
     @cached_property

@@ -86,6 +86,16 @@ class Rule:
     stratum: str
 
     @cached_property
+    def leaf_indices(self) -> tuple[int, ...]:
+        """The stratum leaf-value indices of the rule's comparisons, in order."""
+        return tuple(leaf.index for leaf in leaves(self.when))
+
+    @cached_property
+    def support_memo(self) -> dict[tuple[int, ...], list[tuple[Leaf, bool]]]:
+        """Explanations already worked out, keyed by the values of ``leaf_indices`` (see ``Decision.support``)."""
+        return {}
+
+    @cached_property
     def facts_used(self) -> tuple[str, ...]:
         """Every fact path the rule's condition reads, in order of first use."""
         return tuple(dict.fromkeys(leaf.path for leaf in leaves(self.when)))
