@@ -100,9 +100,6 @@ class MeasureSet:
     ruleset_version: str
     ruleset_hash: str
 
-    positions: Mapping[str, int]
-    """Rule id -> its index in ``Decision.outcomes`` (rules are evaluated in ruleset order)."""
-
     @property
     def keys(self) -> tuple[str, ...]:
         return tuple(m.key for m in self.measures)
@@ -160,7 +157,6 @@ def build_measures(ruleset: ir.RulesetIR) -> MeasureSet:
         ruleset.name,
         ruleset.version,
         ruleset.content_hash,
-        {rule.id: i for i, rule in enumerate(ruleset.rules)},
     )
 
 
@@ -193,12 +189,8 @@ def classify(decision: Decision, measures: MeasureSet) -> Classified:
     exc = measures.exception
     excepted = decision.facts.get(exc.fact) == exc.equals
     adherence = {a.recommendation: a for a in decision.best_practice}
-    outcomes = decision.outcomes
-    status = {}
-    for m in measures.measures:
-        i = measures.positions.get(m.rule_id or "", -1)
-        if 0 <= i < len(outcomes) and outcomes[i].rule.id == m.rule_id:
-            status[m.rule_id] = outcomes[i].status
+    evaluated = decision.rule_status
+    status = {m.rule_id: evaluated[m.rule_id] for m in measures.measures if m.rule_id and m.rule_id in evaluated}
     codes: list[str] = []
     rules: list[tuple[str, ...]] = []
     for m in measures.measures:

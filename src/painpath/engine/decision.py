@@ -147,6 +147,15 @@ class Decision:
             for rule, result in zip(rules, results, strict=True)
         )
 
+    @cached_property
+    def rule_status(self) -> Mapping[str, RuleStatus]:
+        """Rule id -> status, for every evaluated rule (cheaper than ``outcomes`` when that is all one needs)."""
+        return {
+            rule.id: _STATUS_NAMES[result]
+            for rules, results, _values in self.evaluated
+            for rule, result in zip(rules, results, strict=True)
+        }
+
     def outcome(self, rule_id: str) -> RuleOutcome:
         """The outcome of one rule, or ``KeyError``."""
         for o in self.outcomes:
@@ -178,15 +187,24 @@ class Decision:
         return found
 
     @cached_property
+    def undetermined(self) -> tuple[RuleOutcome, ...]:
+        """The outcomes of the undetermined rules, in evaluation order."""
+        return tuple(
+            RuleOutcome(rule, "undetermined", values)
+            for rules, results, values in self.evaluated
+            for rule, result in zip(rules, results, strict=True)
+            if result == U
+        )
+
+    @cached_property
     def unknown_facts(self) -> Mapping[str, tuple[str, ...]]:
         """For each undetermined rule (by id): the facts whose recording would settle it, in order."""
         out: dict[str, tuple[str, ...]] = {}
-        for o in self.outcomes:
-            if o.status == "undetermined":
-                values = o.values
-                out[o.rule.id] = tuple(
-                    dict.fromkeys(leaf.path for leaf, _neg in self.support(o) if values[leaf.index] == U)
-                )
+        for o in self.undetermined:
+            values = o.values
+            out[o.rule.id] = tuple(
+                dict.fromkeys(leaf.path for leaf, _neg in self.support(o) if values[leaf.index] == U)
+            )
         return out
 
     @cached_property
@@ -195,8 +213,8 @@ class Decision:
         if self.red_flags is None:
             return ()
         missing: dict[str, None] = {}
-        for o in self.outcomes:
-            if o.status == "undetermined" and o.rule.concludes.kind == "red_flag":
+        for o in self.undetermined:
+            if o.rule.concludes.kind == "red_flag":
                 missing.update(dict.fromkeys(self.unknown_facts[o.rule.id]))
         for path in self.red_flags.requires:
             if self.facts.get(path) is None:
@@ -209,9 +227,7 @@ class Decision:
         needed: dict[str, list[str]] = {}
         rank: dict[str, int] = {}
         urgency_rank = {u: i for i, u in enumerate(URGENCY_ORDER)}
-        for o in self.outcomes:
-            if o.status != "undetermined":
-                continue
+        for o in self.undetermined:
             c = o.rule.concludes
             r = _KIND_RANK[c.kind] + urgency_rank.get(getattr(c, "urgency", ""), 0)
             for path in self.unknown_facts[o.rule.id]:
