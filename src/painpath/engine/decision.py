@@ -20,7 +20,7 @@ _KIND_RANK = {"safety_alert": 0, "red_flag": 0, "pmp": 5, "triage": 6, "pathway"
 """Order of importance of missing facts by what the rule needing them concludes (safety first)."""
 
 RuleStatus = Literal["fired", "not_fired", "undetermined"]
-_SUPPORT_MEMO_LIMIT = 4096
+_SUPPORT_MEMO_LIMIT = 512
 """Explanations a rule remembers (per distinct pattern of its comparisons' values)."""
 _STATUS_NAMES: dict[int, RuleStatus] = {T: "fired", F: "not_fired", U: "undetermined"}
 ScreenStatus = Literal["present", "absent", "incomplete"]
