@@ -176,8 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--trace",
         choices=("full", "summary"),
         default="full",
-        help="JSON rule trace: full (every rule's clauses, default) or summary (only rules that fired or are "
-        "undetermined keep their clauses)",
+        help="JSON rule trace: full (every rule's clauses, default) or summary (clauses of the rules that fired, "
+        "missing facts of the undetermined ones)",
     )
     ev.add_argument("--rules", help="rules directory (default: bundled rules)")
     ev.add_argument("--site-config", help="site configuration YAML (parameter overrides)")

@@ -174,12 +174,14 @@ class DecisionRuleTrace(Contract):
 
 
 class DecisionRuleBrief(Contract):
-    """A rule that did not fire, in a ``summary`` trace: no clauses (``trace=full`` gives them)."""
+    """A rule that did not fire or is undetermined, in a ``summary`` trace: no clauses (``trace=full``
+    gives them); an undetermined rule lists the facts that would settle it."""
 
     id: RuleId
     version: str
     stratum: str
-    status: Literal["not_fired"]
+    status: Literal["not_fired", "undetermined"]
+    missing: list[str] | SkipJsonSchema[None] = _optional("When `undetermined`: the facts that would settle it.")
 
 
 class DecisionFhirIssue(Contract):
@@ -266,7 +268,8 @@ class DecisionDocument(Contract):
     cds: DecisionCdsCall | SkipJsonSchema[None] = _optional("Only for decisions asked for by a CDS Hooks call.")
     trace: Literal["full", "summary"] | SkipJsonSchema[None] = _optional(
         "How much of the rule trace `rules` carries: `full`, every rule with its clauses; `summary`, the clauses "
-        "of the rules that fired or are undetermined, and only id, version, stratum and status of the others."
+        "of the rules that fired, the facts that would settle each undetermined rule, and only id, version, "
+        "stratum and status of the rules that did not fire."
     )
     rules: list[DecisionRuleTrace | DecisionRuleBrief] | SkipJsonSchema[None] = _optional(
         "The trace: every rule evaluated, in evaluation order."

@@ -102,9 +102,10 @@ def _entry(e: SectionEntry) -> dict[str, Any]:
 
 
 Trace = Literal["full", "summary"]
-"""How much of the rule trace a rendered decision carries: ``full`` gives every rule its clauses (why and
-why not); ``summary`` gives the clauses of the rules that fired or are undetermined, and only the id,
-version and status of the rules that did not fire. The sections are the same either way."""
+"""How much of the rule trace a rendered decision carries: ``full`` gives every rule its clauses (why,
+why not, unknown); ``summary`` gives the clauses of the rules that fired, the facts that would settle
+each undetermined rule, and only the id, version and status of the rules that did not fire. The
+sections are the same either way."""
 
 
 def decision_to_dict(decision: Decision, *, trace: Trace = "full") -> dict[str, Any]:
@@ -180,12 +181,25 @@ def decision_to_dict(decision: Decision, *, trace: Trace = "full") -> dict[str, 
         for m in decision.missing_information
     ]
     out["trace"] = trace
-    out["rules"] = [
-        outcome_dict(o, decision, params)
-        if trace == "full" or o.status != "not_fired"
-        else {"id": o.rule.id, "version": o.rule.version, "stratum": o.rule.stratum, "status": o.status}
-        for o in decision.outcomes
-    ]
+    if trace == "full":
+        out["rules"] = [outcome_dict(o, decision, params) for o in decision.outcomes]
+        return out
+    unknown = decision.unknown_facts
+    rules: list[dict[str, Any]] = []
+    for o in decision.outcomes:
+        if o.status == "fired":
+            rules.append(outcome_dict(o, decision, params))
+            continue
+        brief: dict[str, Any] = {
+            "id": o.rule.id,
+            "version": o.rule.version,
+            "stratum": o.rule.stratum,
+            "status": o.status,
+        }
+        if o.status == "undetermined":
+            brief["missing"] = list(unknown[o.rule.id])
+        rules.append(brief)
+    out["rules"] = rules
     return out
 
 

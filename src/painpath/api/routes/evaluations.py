@@ -64,9 +64,9 @@ async def create_evaluation(
     trace: Annotated[
         Trace,
         Query(
-            description="`summary` (default): the clause trace of every rule that fired or is undetermined, and "
-            "the id, version and status of the rules that did not fire. `full`: the clause trace (why not) of "
-            "every rule as well. The sections of the decision are the same either way."
+            description="`summary` (default): the clause trace of every rule that fired, the facts that would "
+            "settle each undetermined rule, and the id, version and status of the rules that did not fire. "
+            "`full`: the clause trace of every rule (why, why not, unknown). The sections are the same either way."
         ),
     ] = "summary",
 ) -> Response:
