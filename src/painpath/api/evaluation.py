@@ -18,10 +18,12 @@ import datetime
 import gc
 import multiprocessing
 import time
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio.to_thread
 import orjson
@@ -70,8 +72,13 @@ class Rejected:
         return FactsValidationError("invalid patient facts", [Problem(*p) for p in self.problems])
 
 
-def evaluate_raw(engine: Engine, raw: bytes, trace: Trace = "summary") -> Evaluated | Rejected:
-    """Parse the JSON facts in ``raw``, evaluate them and render the decision (compact UTF-8 JSON)."""
+def evaluate_raw(
+    engine: Engine, raw: bytes, trace: Trace = "summary", extra: Mapping[str, Any] | None = None
+) -> Evaluated | Rejected:
+    """Parse the JSON facts in ``raw``, evaluate them and render the decision (compact UTF-8 JSON).
+
+    ``extra`` are members added to the decision as issued (e.g. the FHIR mapping report of a Bundle).
+    """
     started = time.perf_counter()
     try:
         raw.decode("utf-8")  # the decision log stores the body as text
@@ -82,6 +89,8 @@ def evaluate_raw(engine: Engine, raw: bytes, trace: Trace = "summary") -> Evalua
         return Rejected(tuple((p.location, p.message, p.suggestion) for p in exc.problems))
     decision = engine.evaluate(facts)
     document = decision_to_dict(decision, trace=trace)
+    if extra:
+        document.update(extra)
     return Evaluated(
         decision_id=decision.decision_id,
         created_at=datetime.datetime.fromisoformat(decision.created_at),
@@ -122,11 +131,13 @@ def _worker_ruleset_hash() -> str:
     return _worker_engine.ruleset.content_hash
 
 
-def _worker_evaluate(raw: bytes, request_id: str, trace: Trace) -> Evaluated | Rejected:
+def _worker_evaluate(
+    raw: bytes, request_id: str, trace: Trace, extra: Mapping[str, Any] | None
+) -> Evaluated | Rejected:
     if _worker_engine is None:
         raise EvaluationUnavailable("this evaluation worker has no rules loaded")
     with structlog.contextvars.bound_contextvars(request_id=request_id):
-        return evaluate_raw(_worker_engine, raw, trace)
+        return evaluate_raw(_worker_engine, raw, trace, extra)
 
 
 class WorkerPool:
@@ -180,13 +191,15 @@ class Evaluator:
                 f"starting?): {sorted(h[:12] for h in hashes)} vs {self.engine.ruleset.content_hash[:12]}"
             )
 
-    async def evaluate(self, raw: bytes, request_id: str, trace: Trace = "summary") -> Evaluated | Rejected:
+    async def evaluate(
+        self, raw: bytes, request_id: str, trace: Trace = "summary", extra: Mapping[str, Any] | None = None
+    ) -> Evaluated | Rejected:
         """Evaluate one body; raises ``EvaluationUnavailable`` if the workers have died."""
         if self.pool is None:
-            return await anyio.to_thread.run_sync(evaluate_raw, self.engine, raw, trace, limiter=self._limiter)
+            return await anyio.to_thread.run_sync(evaluate_raw, self.engine, raw, trace, extra, limiter=self._limiter)
         try:
             return await asyncio.get_running_loop().run_in_executor(
-                self.pool.executor, _worker_evaluate, raw, request_id, trace
+                self.pool.executor, _worker_evaluate, raw, request_id, trace, extra
             )
         except BrokenProcessPool:
             self.broken = True

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import structlog
 from starlette.concurrency import run_in_threadpool
 
@@ -30,8 +29,6 @@ class IssuedDecision:
     status: str
     body: bytes
     """The decision JSON (UTF-8) as stored."""
-    document: Mapping[str, Any] | None = None
-    """The decision, decoded, when it was decoded anyway (to add ``extra`` members)."""
 
 
 async def issue_decision(
@@ -55,14 +52,10 @@ async def issue_decision(
     or ``EvaluationUnavailable`` (the evaluation workers have died).
     """
     started = time.perf_counter()
-    result = await evaluator.evaluate(raw, request_id, trace)
+    result = await evaluator.evaluate(raw, request_id, trace, extra)
     if isinstance(result, Rejected):
         raise result.error()
     body = result.body
-    document: dict[str, Any] | None = None
-    if extra:
-        document = {**orjson.loads(body), **extra}
-        body = orjson.dumps(document)
     record = DecisionRecord(
         decision_id=result.decision_id,
         created_at=result.created_at,
@@ -86,4 +79,4 @@ async def issue_decision(
         compute_ms=result.compute_ms,
         latency_ms=round((time.perf_counter() - started) * 1e3, 3),
     )
-    return IssuedDecision(decision_id=result.decision_id, status=result.status, body=body, document=document)
+    return IssuedDecision(decision_id=result.decision_id, status=result.status, body=body)

@@ -159,7 +159,7 @@ async def call_service(service_id: str, request: Request, caller: CdsCaller, ser
         services, mapped, caller, extra={"cds": {"service": service.id, "hook": hook.hook}}
     )
     ctx = CardContext(hook.hook, patient_ref, mapped, tuple(r for r in mapped.referrals if r.source in focus))
-    decision = issued.document if issued.document is not None else orjson.loads(issued.body)
+    decision = orjson.loads(issued.body)
     built = CardBuilder(load_wording(), services.engine.ruleset.guidelines).build(decision, ctx)
     now = datetime.datetime.now(datetime.UTC)
     records = [

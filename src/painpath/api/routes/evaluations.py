@@ -80,7 +80,7 @@ async def create_evaluation(
     headers = {"Location": f"/v1/evaluations/{issued.decision_id}"}
     if prefers_fhir(accept):
         document = guidance_response(
-            issued.document if issued.document is not None else orjson.loads(issued.body),
+            orjson.loads(issued.body),
             services.engine.ruleset.guidelines,
             sources=mapped.sources if mapped else {},
             issues=mapped.issues if mapped else (),
