@@ -229,7 +229,7 @@ def main() -> int:
         else:
             env.pop("PAINPATH_DATABASE_URL", None)
         token = subprocess.run(
-            [PYTHON, "-m", "painpath.api.keys", "create", "--role", "clinician", "--name", "bench"],
+            [PYTHON, "-m", "painpath.cli.keys", "create", "--role", "clinician", "--name", "bench"],
             env=env,
             capture_output=True,
             text=True,

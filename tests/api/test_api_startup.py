@@ -96,7 +96,7 @@ def test_development_mode_on_loopback_needs_no_key(tmp_path: Path) -> None:
 
 def _keys(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "painpath.api.keys", *args],
+        [sys.executable, "-m", "painpath.cli.keys", *args],
         env=env,
         capture_output=True,
         text=True,

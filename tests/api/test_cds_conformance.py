@@ -15,7 +15,7 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from painpath.api.cds.models import (
+from painpath.cds.models import (
     Card,
     Discovery,
     Feedback,

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from painpath.api.cds.models import HookResponse
+from painpath.cds.models import HookResponse
 from tests.api.test_cds_hooks import call, gp_service, hook_request  # noqa: F401 - gp_service is a fixture
 
 TOKEN = "opaque-fhir-access-token"  # noqa: S105 - a test token for the stand-in server

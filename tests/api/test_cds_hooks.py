@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from painpath.api.auth import Role
-from painpath.api.cds.models import Discovery, HookResponse
+from painpath.cds.models import Discovery, HookResponse
 from painpath.store import open_store
 from tests.api.conftest import Service, launch
 

@@ -11,8 +11,8 @@ import yaml
 
 from painpath.errors import FactsValidationError, RulesValidationError
 from painpath.facts import CATALOGUE
-from painpath.facts.fhir import default_code_index, facts_from_bundle, load_code_tables
-from painpath.facts.fhir.codes import CODES_FILE
+from painpath.fhir import default_code_index, facts_from_bundle, load_code_tables
+from painpath.fhir.codes import CODES_FILE
 
 TODAY = datetime.date(2026, 11, 21)
 LOINC = "http://loinc.org"

@@ -2,5 +2,5 @@
 
 Routes parse, call the engine, record and map results; there is no clinical logic here. Start it
 with :func:`painpath.api.server.serve`; build the ASGI app with :func:`painpath.api.app.create_app`;
-manage API keys with ``python -m painpath.api.keys``. See ``docs/api.md``.
+manage API keys with ``python -m painpath.cli.keys``. See ``docs/api.md``.
 """

@@ -18,21 +18,21 @@ from jwt import PyJWTError
 from starlette.types import ASGIApp
 
 from painpath import __version__
-from painpath.api.audits import AuditJobs
-from painpath.api.cds.jwt_auth import JwtVerifier, TrustedIssuers
-from painpath.api.cds.services import load_catalogue
-from painpath.api.cds.wording import load_wording
-from painpath.api.evaluation import Evaluator, WorkerPool
 from painpath.api.limits import BodyLimitMiddleware
+from painpath.api.middleware import RequestLogMiddleware
 from painpath.api.openapi import build_openapi
 from painpath.api.problems import install_problem_handlers
-from painpath.api.requestlog import RequestLogMiddleware
 from painpath.api.routes import audits, cds_hooks, evaluations, guidelines, operations, rules
 from painpath.api.settings import ServiceConfigError, Settings
 from painpath.api.state import Services
+from painpath.audit.jobs import AuditJobs
+from painpath.cds.jwt_auth import JwtVerifier, TrustedIssuers
+from painpath.cds.services import load_catalogue
+from painpath.cds.wording import load_wording
 from painpath.engine.engine import Engine
 from painpath.errors import EngineError, Problem, RulesValidationError
 from painpath.store import open_store
+from painpath.workers import Evaluator, WorkerPool
 
 DESCRIPTION = """\
 Guideline-based clinical decision support for chronic musculoskeletal pain.

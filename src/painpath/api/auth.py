@@ -2,7 +2,7 @@
 
 A token is ``ppk_<key id>.<secret>``: the key id finds the stored key, and the sha256 of the whole
 token is compared with the stored digest in constant time. Only the digest is stored; the token is
-shown once, when the key is created (``python -m painpath.api.keys create``). Records and logs name
+shown once, when the key is created (``python -m painpath.cli.keys create``). Records and logs name
 the caller by key id.
 
 Missing or unusable credentials get 401 with ``WWW-Authenticate: Bearer``; a valid key whose role

@@ -22,7 +22,7 @@ bearer = HTTPBearer(
     auto_error=False,
     scheme_name="apiKey",
     bearerFormat="ppk_<key id>.<secret>",
-    description="An API key created with `python -m painpath.api.keys create --role ROLE`.",
+    description="An API key created with `python -m painpath.cli.keys create --role ROLE`.",
 )
 
 

@@ -14,7 +14,7 @@ from painpath.api.settings import Settings
 from painpath.api.state import Services
 from painpath.engine.render import Trace
 from painpath.errors import FactsValidationError, Problem
-from painpath.facts.fhir import FhirFacts, facts_from_bundle
+from painpath.fhir import FhirFacts, facts_from_bundle
 
 
 def map_bundle(raw: bytes | Mapping[str, Any], settings: Settings) -> FhirFacts:

@@ -16,9 +16,9 @@ import structlog
 from starlette.concurrency import run_in_threadpool
 
 from painpath.api.auth import Caller
-from painpath.api.evaluation import Evaluator, Rejected
 from painpath.engine.render import Trace
 from painpath.store import DecisionLog, DecisionRecord
+from painpath.workers import Evaluator, Rejected
 
 log = structlog.get_logger("painpath.api")
 

@@ -20,9 +20,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from painpath.api.evaluation import EvaluationUnavailable
 from painpath.errors import FactsValidationError, Problem
 from painpath.store import StoreUnavailable
+from painpath.workers import EvaluationUnavailable
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 RETRY_AFTER_SECONDS = 5

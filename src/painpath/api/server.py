@@ -17,7 +17,7 @@ from typing import Any
 import uvicorn
 
 from painpath.api.app import create_app
-from painpath.api.requestlog import uvicorn_log_config
+from painpath.api.middleware import uvicorn_log_config
 from painpath.api.settings import ServiceConfigError, Settings
 from painpath.api.state import Services
 from painpath.errors import PainpathError, RulesValidationError
@@ -89,7 +89,7 @@ def serve(
         print(f"painpath: created the decision log at {store.display_url}", flush=True)
     if not settings.dev_mode and not any(k.active for k in store.keys.list()):
         print(
-            "painpath: no API keys yet; create one with: python -m painpath.api.keys create --role clinician",
+            "painpath: no API keys yet; create one with: python -m painpath.cli.keys create --role clinician",
             flush=True,
         )
     config = uvicorn.Config(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from painpath.api.audits import AuditJobs
 from painpath.api.auth import VerifiedKeys
-from painpath.api.cds.jwt_auth import JwtVerifier
-from painpath.api.evaluation import Evaluator
 from painpath.api.settings import Settings
+from painpath.audit.jobs import AuditJobs
+from painpath.cds.jwt_auth import JwtVerifier
 from painpath.engine.engine import Engine
 from painpath.store import Store
+from painpath.workers import Evaluator
 
 
 @dataclass(frozen=True)

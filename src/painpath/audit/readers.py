@@ -7,7 +7,7 @@ A format is two small functions. ``records`` runs in the reading process and yie
 instead of using (FHIR mapping issues; none for facts given directly). Adding a format is one entry
 in ``FORMATS``.
 
-FHIR NDJSON: one FHIR R4 ``Bundle`` per line, mapped by ``painpath.facts.fhir.facts_from_bundle``;
+FHIR NDJSON: one FHIR R4 ``Bundle`` per line, mapped by ``painpath.fhir.facts_from_bundle``;
 its mapping issues (unknown codes, conflicting or stale observations, ...) are counted by code in
 the audit summary (``input_issues``), never silently dropped.
 
@@ -32,7 +32,7 @@ import orjson
 
 from painpath.errors import FactsValidationError, Problem, suggest
 from painpath.facts import CATALOGUE, PatientFacts, parse_facts, parse_facts_json, unflatten
-from painpath.facts.fhir import facts_from_bundle
+from painpath.fhir import facts_from_bundle
 
 CSV_EXTRA_COLUMNS = ("patient_id", "assessment_date")
 EMPTY_SET = "[]"

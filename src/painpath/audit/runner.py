@@ -33,7 +33,7 @@ from painpath.audit.worker import Chunk, ChunkResult, EngineSpec, evaluate_chunk
 from painpath.engine.loader import load_ruleset
 from painpath.errors import PainpathError
 from painpath.paths import default_rules_dir
-from painpath.processes import watch_parent
+from painpath.workers import watch_parent
 
 log = structlog.get_logger("painpath.audit")
 

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 
-from painpath.api.audits import MEDIA_TYPES, RESULT_FILES, AuditLimits, CohortTooLarge
 from painpath.api.deps import MayAudit, ServicesDep
 from painpath.api.openapi import AUTH_PROBLEMS, problems
 from painpath.api.problems import ApiProblem
+from painpath.audit.jobs import MEDIA_TYPES, RESULT_FILES, AuditLimits, CohortTooLarge
 
 UPLOAD_PATH = "/v1/audits"
 router = APIRouter(prefix=UPLOAD_PATH, tags=["audits"])

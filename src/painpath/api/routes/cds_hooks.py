@@ -26,15 +26,15 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from painpath.api.auth import Caller, Permission, Role
-from painpath.api.cds.cards import CardBuilder, CardContext
-from painpath.api.cds.jwt_auth import JwtRejected
-from painpath.api.cds.models import HOOK_CONTEXTS, Feedback, HookRequest, OrderSelectContext, OrderSignContext
-from painpath.api.cds.prefetch import DataUnavailable, gather
-from painpath.api.cds.services import ServiceSpec, load_catalogue
-from painpath.api.cds.wording import load_wording
 from painpath.api.deps import ServicesDep, authenticate, bearer
 from painpath.api.fhir_input import issue_mapped_decision, map_bundle
 from painpath.api.problems import ApiProblem
+from painpath.cds.cards import CardBuilder, CardContext
+from painpath.cds.jwt_auth import JwtRejected
+from painpath.cds.models import HOOK_CONTEXTS, Feedback, HookRequest, OrderSelectContext, OrderSignContext
+from painpath.cds.prefetch import DataUnavailable, gather
+from painpath.cds.services import ServiceSpec, load_catalogue
+from painpath.cds.wording import load_wording
 from painpath.store import CardRecord, FeedbackRecord, UnknownCards
 
 log = structlog.get_logger("painpath.api")

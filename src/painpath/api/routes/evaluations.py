@@ -13,13 +13,13 @@ from starlette.concurrency import run_in_threadpool
 
 from painpath.api.deps import MayEvaluate, MayReadDecisions, ServicesDep, only_query
 from painpath.api.fhir_input import issue_mapped_decision, map_bundle, prefers_fhir
-from painpath.api.guidance import guidance_response
 from painpath.api.issue import issue_decision
 from painpath.api.limits import FHIR_MEDIA_TYPE, JSON_MEDIA_TYPE, FactsOrFhirBody
 from painpath.api.models import DecisionOut
 from painpath.api.openapi import AUTH_PROBLEMS, FACTS_REQUEST_BODY, INVALID_FACTS_EXAMPLE, problems
 from painpath.api.problems import ApiProblem
 from painpath.engine.render import Trace
+from painpath.fhir.guidance import guidance_response
 
 router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
 

@@ -20,9 +20,9 @@ from typing import Any
 
 from fhir.resources.R4B.guidanceresponse import GuidanceResponse
 
-from painpath.api.findings import facts_used, findings, guideline_for
+from painpath.engine.findings import facts_used, findings, guideline_for
 from painpath.engine.language import Guideline
-from painpath.facts.fhir import MappingIssue, default_code_index
+from painpath.fhir import MappingIssue, default_code_index
 
 MODULE_BASE = "https://painpath.org/fhir/Library/"
 _PRIORITY = {"emergency": "stat", "urgent": "urgent", "soon": "asap", "routine": "routine"}

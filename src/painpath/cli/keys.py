@@ -1,4 +1,4 @@
-"""API-key management: ``python -m painpath.api.keys create|list|revoke``.
+"""API-key management: ``python -m painpath.cli.keys create|list|revoke``.
 
 ``create --role ROLE [--name NAME]`` prints the new token on stdout, once; only its sha256 is
 stored. Keys live in the service's database (``PAINPATH_DATABASE_URL`` or the SQLite file under
@@ -19,7 +19,7 @@ from painpath.store import open_store
 
 def main(argv: list[str] | None = None) -> int:
     """Run the key-management command line; returns the exit code."""
-    parser = argparse.ArgumentParser(prog="python -m painpath.api.keys", description="Manage painpath API keys.")
+    parser = argparse.ArgumentParser(prog="python -m painpath.cli.keys", description="Manage painpath API keys.")
     sub = parser.add_subparsers(dest="action", required=True)
     create = sub.add_parser("create", help="create a key and print its token (shown once)")
     create.add_argument("--role", required=True, choices=[r.value for r in Role])

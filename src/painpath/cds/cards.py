@@ -13,11 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from painpath.api.cds.models import SUMMARY_MAX
-from painpath.api.cds.wording import Indicator, Wording
-from painpath.api.findings import Finding, citation_lines, facts_used, findings, guideline_for, rule_entry
+from painpath.cds.models import SUMMARY_MAX
+from painpath.cds.wording import Indicator, Wording
+from painpath.engine.findings import Finding, citation_lines, facts_used, findings, guideline_for, rule_entry
 from painpath.engine.language import Guideline
-from painpath.facts.fhir import FhirFacts, Referral, default_code_index
+from painpath.fhir import FhirFacts, Referral, default_code_index
 
 _MISSING_LISTED = 8
 

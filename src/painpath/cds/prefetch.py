@@ -16,9 +16,9 @@ from typing import Any
 
 import httpx
 
-from painpath.api.cds.models import HookRequest
-from painpath.api.cds.services import Catalogue, ServiceSpec
-from painpath.facts.fhir import MappingIssue
+from painpath.cds.models import HookRequest
+from painpath.cds.services import Catalogue, ServiceSpec
+from painpath.fhir import MappingIssue
 
 FETCH_TIMEOUT_SECONDS = 5.0
 MAX_PAGES = 10

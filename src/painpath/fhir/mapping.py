@@ -23,9 +23,9 @@ from pydantic import ValidationError
 from painpath.errors import FactsValidationError, Problem
 from painpath.facts.care import CareSetting
 from painpath.facts.catalogue import CATALOGUE, unflatten
-from painpath.facts.fhir.codes import CodeIndex, ConditionCode, ServiceCode, default_code_index
 from painpath.facts.parse import parse_facts
 from painpath.facts.patient import PatientFacts
+from painpath.fhir.codes import CodeIndex, ConditionCode, ServiceCode, default_code_index
 
 Severity = Literal["error", "warning", "information"]
 IssueCode = Literal[

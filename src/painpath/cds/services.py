@@ -11,7 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict
 
-from painpath.facts.fhir import CodeIndex, default_code_index
+from painpath.fhir import CodeIndex, default_code_index
 
 SERVICES_FILE = Path(__file__).with_name("services.yaml")
 _TOKEN = re.compile(r"\{\{\s*context\.([A-Za-z]+)\s*\}\}")

@@ -158,7 +158,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from painpath.audit.cli import run_audit_command  # noqa: PLC0415 - audit commands load the audit only
+    from painpath.cli.audit import run_audit_command  # noqa: PLC0415 - audit commands load the audit only
 
     return run_audit_command(args)
 
@@ -252,6 +252,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"painpath: {exc}", file=sys.stderr)
         return EXIT_REVIEW
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,6 +17,8 @@ import asyncio
 import datetime
 import gc
 import multiprocessing
+import os
+import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -34,7 +36,23 @@ from painpath.engine.render import Trace, decision_to_dict
 from painpath.errors import FactsValidationError, PainpathError, Problem, RulesValidationError
 from painpath.facts import parse_facts_json
 from painpath.logging import configure_logging
-from painpath.processes import watch_parent
+
+PARENT_POLL_SECONDS = 0.5
+
+
+def _exit_with_parent(parent: int) -> None:
+    # A pool worker waits on a queue it also holds the writing end of, so it would never notice a
+    # parent killed with SIGKILL (or SIGTERM): poll for the change of parent instead.
+    while True:
+        time.sleep(PARENT_POLL_SECONDS)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def watch_parent() -> None:
+    """Exit this process as soon as its parent has gone (a daemon thread polls for it)."""
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
+
 
 log = structlog.get_logger("painpath.api")
 

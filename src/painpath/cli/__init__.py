@@ -1,0 +1,5 @@
+"""The painpath command line: evaluate, rules, serve, synth, audit, keys."""
+
+from painpath.cli.main import main
+
+__all__ = ["main"]

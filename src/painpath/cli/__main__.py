@@ -1,0 +1,7 @@
+"""``python -m painpath.cli``: the painpath command line."""
+
+import sys
+
+from painpath.cli.main import main
+
+sys.exit(main())
