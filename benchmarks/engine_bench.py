@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from painpath.audit.synth import cohort as synthetic_cohort
-from painpath.engine.engine import Engine
+from painpath.engine import Engine
 from painpath.facts import flatten, parse_facts
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from painpath.engine.engine import Engine
+from painpath.engine import Engine
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"

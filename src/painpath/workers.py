@@ -31,7 +31,7 @@ import anyio.to_thread
 import orjson
 import structlog
 
-from painpath.engine.engine import Engine
+from painpath.engine import Engine
 from painpath.engine.render import Trace, decision_to_dict
 from painpath.errors import FactsValidationError, PainpathError, Problem, RulesValidationError
 from painpath.facts import parse_facts_json

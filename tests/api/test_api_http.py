@@ -17,7 +17,7 @@ from painpath import __version__
 from painpath.api.auth import Role
 from painpath.api.examples import CAUDA_EQUINA_FACTS
 from painpath.cli.main import rules_listing
-from painpath.engine.engine import Engine
+from painpath.engine import Engine
 from painpath.engine.render import decision_to_dict
 from painpath.facts import parse_facts
 from painpath.paths import default_rules_dir

@@ -13,7 +13,7 @@ import pytest
 
 from painpath.api.examples import CAUDA_EQUINA_FACTS
 from painpath.api.testing import ServerFailed, service_env, start_server
-from painpath.engine.engine import Engine
+from painpath.engine import Engine
 from painpath.engine.render import decision_to_dict
 from painpath.facts import parse_facts
 from painpath.paths import default_rules_dir

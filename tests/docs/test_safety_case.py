@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from painpath.engine.engine import Engine
+from painpath.engine import Engine
 from tests.conftest import ROOT
 
 LOG = ROOT / "docs" / "safety" / "hazard-log.yaml"

@@ -7,7 +7,7 @@ from dataclasses import replace
 from painpath.engine import ir
 from painpath.engine.contract import DecisionDocument
 from painpath.engine.durable_adapter import DurableCore
-from painpath.engine.engine import Engine
+from painpath.engine import Engine
 from painpath.engine.render import decision_to_dict
 from painpath.facts import CATALOGUE, parse_facts
 

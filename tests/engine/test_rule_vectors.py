@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from painpath.engine.engine import Engine
+from painpath.engine import Engine
 from painpath.engine.loader import load_ruleset
 from painpath.engine.vectors import run_vectors
 from tests.conftest import RULES

@@ -29,7 +29,7 @@ from painpath.audit.jobs import AuditJobs
 from painpath.cds.jwt_auth import JwtVerifier, TrustedIssuers
 from painpath.cds.services import load_catalogue
 from painpath.cds.wording import load_wording
-from painpath.engine.engine import Engine
+from painpath.engine import Engine
 from painpath.errors import EngineError, Problem, RulesValidationError
 from painpath.store import open_store
 from painpath.workers import Evaluator, WorkerPool

@@ -14,7 +14,7 @@ from painpath.api.auth import DEV_CALLER, Caller, Permission, token_digest, veri
 from painpath.api.problems import ApiProblem
 from painpath.api.settings import is_loopback
 from painpath.api.state import Services
-from painpath.engine.engine import Engine
+from painpath.engine import Engine
 
 _REALM = 'Bearer realm="painpath"'
 

@@ -8,7 +8,7 @@ from painpath.api.auth import VerifiedKeys
 from painpath.api.settings import Settings
 from painpath.audit.jobs import AuditJobs
 from painpath.cds.jwt_auth import JwtVerifier
-from painpath.engine.engine import Engine
+from painpath.engine import Engine
 from painpath.store import Store
 from painpath.workers import Evaluator
 

@@ -26,7 +26,7 @@ import structlog
 
 from painpath.audit.runner import DEFAULT_CHUNK, AuditError, AuditOptions, run_audit
 from painpath.audit.worker import EngineSpec, use_engine
-from painpath.engine.engine import Engine
+from painpath.engine import Engine
 from painpath.errors import PainpathError
 
 log = structlog.get_logger("painpath.api")

@@ -32,7 +32,6 @@ import yaml
 
 from painpath.engine import ir
 from painpath.engine.decision import AdherenceEntry, Decision
-from painpath.engine.language import URGENCY_ORDER
 
 MEASURES_FILE = Path(__file__).with_name("measures.yaml")
 
@@ -136,7 +135,7 @@ def build_measures(ruleset: ir.RulesetIR) -> MeasureSet:
             title = rules[0].title.split(" - ")[0] + ": " + rec.replace("_", " ")
         cites = tuple(dict.fromkeys(c for r in rules for c in r.cites))
         measures.append(Measure(f"bp-{rec}", "adherence", title, cites, recommendation=rec))
-    rank = {u: i for i, u in enumerate(URGENCY_ORDER)}
+    rank = ruleset.vocabulary.urgency_rank
     for rule in sorted(findings, key=lambda r: rank.get(getattr(r.concludes, "urgency", ""), 99)):
         c = rule.concludes
         measures.append(

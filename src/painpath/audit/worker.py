@@ -26,7 +26,7 @@ from painpath.audit.measures import POPULATIONS, MeasureSet, build_measures, cla
 from painpath.audit.readers import FORMATS
 from painpath.audit.synth import ID_PREFIX
 from painpath.engine.decision import Decision, PmpSection, Reason
-from painpath.engine.engine import Engine
+from painpath.engine import Engine
 from painpath.engine.render import decision_to_text
 from painpath.errors import FactsValidationError
 

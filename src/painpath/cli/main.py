@@ -18,7 +18,7 @@ import structlog
 
 from painpath.audit.readers import FORMATS
 from painpath.engine import ir
-from painpath.engine.engine import Engine
+from painpath.engine import Engine
 from painpath.engine.loader import load_ruleset
 from painpath.engine.render import decision_to_dict, decision_to_text, rule_summary
 from painpath.engine.vectors import run_vectors
@@ -251,4 +251,3 @@ def main(argv: list[str] | None = None) -> int:
     except PainpathError as exc:
         print(f"painpath: {exc}", file=sys.stderr)
         return EXIT_REVIEW
-

@@ -6,31 +6,71 @@ painpath.schemas --write``); docs/decision-format.md explains every section. The
 instead of slipping into clients unnoticed. A key that the renderer omits when it has no value (for
 example ``instead`` or ``waiting_on_rules``) is optional here and never ``null``.
 
-The status vocabularies repeat those of the rule language (``engine.language``) plus the values
-only the engine produces (``undetermined``, ``unknown``); a test keeps the two in step.
+The status vocabularies are read from the bundled ruleset's vocabulary (``rules/ruleset.yaml``), plus
+the values only the engine produces (``undetermined``, ``unknown``): they are defined once.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from functools import lru_cache
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from painpath.engine.decision import RuleStatus, ScreenStatus
-from painpath.engine.language import Urgency
+from painpath.engine.decision import Certainty, RuleStatus, ScreenStatus
+from painpath.engine.vocabulary import COMPARISON_OPS
+from painpath.paths import default_rules_dir
 
-PmpStatus = Literal["recommended", "not_yet", "not_suitable", "not_indicated", "undetermined"]
-Setting = Literal[
-    "outpatient", "residential", "young_adult", "paediatric_service", "case_management_first", "undetermined"
-]
-PathwayStatus = Literal["recommended", "consider", "not_recommended", "undetermined"]
-AdherenceStatus = Literal["met", "not_met", "not_applicable", "unknown"]
+
+@lru_cache(maxsize=1)
+def _vocabulary() -> dict[str, Any]:
+    """The bundled ruleset's vocabulary (the JSON Schema describes decisions of the bundled rules)."""
+    data: dict[str, Any] = yaml.safe_load((default_rules_dir() / "ruleset.yaml").read_text(encoding="utf-8"))
+    return dict(data["vocabulary"])
+
+
+def _one_of(values: tuple[str, ...], what: str) -> Any:
+    """A string that must be one of ``values`` (validated, and an ``enum`` in the JSON Schema)."""
+
+    def check(value: str) -> str:
+        if value not in values:
+            raise ValueError(f"{value!r} is not a {what} ({', '.join(values)})")
+        return value
+
+    return Annotated[str, AfterValidator(check), WithJsonSchema({"type": "string", "enum": list(values)})]
+
+
+def _statuses(section: str, *extra: str) -> Any:
+    found = tuple(str(s["id"]) for s in _vocabulary()["sections"][section]["statuses"])
+    return _one_of((*found, *extra), f"{section} status")
+
+
+if TYPE_CHECKING:  # the checker sees strings; at run time each is validated against the vocabulary
+    Urgency = str
+    PmpStatus = str
+    Setting = str
+    PathwayStatus = str
+    ReferralStatus = str
+    AdherenceStatus = str
+    AnyStatus = str
+    Operator = str
+else:
+    Urgency = _one_of(tuple(str(u["id"]) for u in _vocabulary()["urgencies"]), "urgency")
+
+    PmpStatus = _statuses("pmp", "undetermined")
+    Setting = _statuses("triage", "undetermined")
+    PathwayStatus = _statuses("pathway", "undetermined")
+    ReferralStatus = _statuses("referral", "undetermined")
+    AdherenceStatus = _statuses("adherence", "unknown")
+    AnyStatus = _one_of(
+        tuple(dict.fromkeys(str(st["id"]) for sec in _vocabulary()["sections"].values() for st in sec["statuses"])),
+        "section status",
+    )
+    Operator = _one_of(COMPARISON_OPS, "comparison operator")
 Truth = Literal["true", "false", "unknown"]
-Operator = Literal[
-    "eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "contains_any", "contains_all", "recorded"
-]  # fmt: skip
-LIN_RECOMMENDATIONS = tuple(str(n) for n in range(1, 12))
+LIN_RECOMMENDATIONS = tuple(str(n) for n in _vocabulary()["sections"]["adherence"]["items"])
 """The eleven best-practice recommendations of Lin et al. 2019, always present in ``best_practice``."""
 
 RuleId = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
@@ -111,12 +151,31 @@ class DecisionRedFlagFinding(Contract):
     facts_used: list[DecisionClause] = Field(description="The comparisons that made the rule fire.")
 
 
+class DecisionQuestion(Contract):
+    fact: FactPath
+    question: str = Field(description="The question that records the fact, in plain language.")
+
+
+class DecisionPossibleFinding(Contract):
+    """An undetermined red flag or safety alert with positive evidence (docs/decision-format.md)."""
+
+    condition: str
+    urgency: Urgency = Field(description="The worst-case urgency of what it could turn out to be.")
+    text: str
+    rule: DecisionRuleRef
+    evidence: dict[str, Any] = Field(description="The definitely-true facts that support it.")
+    settle: list[DecisionQuestion] = Field(description="The questions that would settle it, in order.")
+    also_rules: list[RuleId] = Field(description="Less urgent rules of the same condition folded into this one.")
+
+
 class DecisionRedFlags(Contract):
     status: ScreenStatus = Field(
-        description="`absent` only when every required screening item was answered and no red-flag rule fired "
-        "or is undetermined; an unanswered question never yields `absent`."
+        description="`present`: a red flag fired; `possible`: a red flag is undetermined with positive evidence; "
+        "`absent` only when every required screening item was answered and no red-flag rule fired "
+        "or is undetermined; an unanswered question never yields `absent`; otherwise `incomplete`."
     )
     findings: list[DecisionRedFlagFinding] = Field(description="Most urgent first.")
+    possible: list[DecisionPossibleFinding] = Field(description="Most urgent first; shown in ACT FIRST.")
     missing: list[str] = Field(description="What the screen still needs answered.")
 
 
@@ -125,12 +184,39 @@ class DecisionSafetyAlert(DecisionReason):
     urgency: Urgency
 
 
-class DecisionResolved(Contract):
-    """A status resolved by precedence from the rules that concluded on it (the shared part)."""
+class DecisionProviso(Contract):
+    """One item of a conditional answer's checklist, or a stronger status still to rule out."""
 
-    reasons: list[DecisionReason] = Field(description="Every fired rule that concluded the status.")
+    text: str
+    facts: list[FactPath]
+    questions: list[str] = Field(description="The questions that record `facts`, in the same order.")
+    rule: DecisionRuleRef | SkipJsonSchema[None] = _optional("The undetermined rule behind the item.")
+
+
+class DecisionResolved(Contract):
+    """A status resolved by precedence from the rules that concluded on it (the shared part), with its
+    bounds when it is not definite (docs/decision-format.md, "Bounded answers")."""
+
+    reasons: list[DecisionReason] = Field(
+        description="Every fired rule that concluded the status (for `conditional`: the rules that would)."
+    )
     waiting_on_rules: list[RuleId] | SkipJsonSchema[None] = _optional(
         "When the status is `undetermined` (or `unknown`): the undetermined rules that could change it."
+    )
+    certainty: Certainty | SkipJsonSchema[None] = _optional(
+        "Left out when definite. `bounded`: the status is certain ('not now') though stronger ones are unknown; "
+        "`conditional`: `status` is `undetermined` and `conditional` holds provided that `provided_that` holds; "
+        "`undetermined`: no bounded answer."
+    )
+    bounds: list[AnyStatus] | SkipJsonSchema[None] = _optional(
+        "When not definite: the statuses still possible, strongest first."
+    )
+    conditional: AnyStatus | SkipJsonSchema[None] = _optional(
+        "When `certainty` is `conditional`: the status that holds provided that every item of `provided_that` holds."
+    )
+    provided_that: list[DecisionProviso] | SkipJsonSchema[None] = _optional("The checklist of a conditional answer.")
+    also_check: list[DecisionProviso] | SkipJsonSchema[None] = _optional(
+        "When `bounded`: the stronger statuses still to rule out."
     )
 
 
@@ -139,6 +225,15 @@ class DecisionPmp(DecisionResolved):
     setting: Setting | None = Field(description="Resolved only when the PMP is `recommended`; otherwise null.")
     setting_reasons: list[DecisionReason]
     preparation: list[str] = Field(description="For `recommended`: how the GP should present the PMP.")
+    setting_bounds: dict[str, Any] | SkipJsonSchema[None] = _optional(
+        "When the setting is not definite: its certainty, bounds and provisos (as for the status)."
+    )
+
+
+class DecisionReferral(DecisionResolved):
+    referral: str = Field(description="The requested referral (a value of `care.referrals_requested`).")
+    status: ReferralStatus
+    contents: list[str] = Field(description="What the referral letter should contain.")
 
 
 class DecisionPathway(DecisionResolved):
@@ -155,6 +250,10 @@ class DecisionAdherence(DecisionResolved):
 class DecisionMissingFact(Contract):
     fact: FactPath
     description: str
+    question: str = Field(description="The question that records the fact, in plain language.")
+    tier: Literal["urgency", "section", "other"] = Field(
+        description="`urgency`: could raise an urgency (asked first); `section`: settles a section's answer."
+    )
     needed_by: list[RuleId] = Field(description="Undetermined rules that need the fact (empty for screen items).")
 
 
@@ -218,6 +317,7 @@ _SECTIONS = (
     "red_flags",
     "safety_alerts",
     "pmp",
+    "referrals",
     "pathways",
     "best_practice",
     "notes",
@@ -254,6 +354,9 @@ class DecisionDocument(Contract):
     red_flags: DecisionRedFlags | SkipJsonSchema[None] = _optional("Absent only in `manual_review` decisions.")
     safety_alerts: list[DecisionSafetyAlert] | SkipJsonSchema[None] = _optional("Most urgent first.")
     pmp: DecisionPmp | SkipJsonSchema[None] = _optional("The Pain Management Programme decision.")
+    referrals: list[DecisionReferral] | SkipJsonSchema[None] = _optional(
+        "The answer to each requested referral (`care.referrals_requested`) that a rule answers."
+    )
     pathways: list[DecisionPathway] | SkipJsonSchema[None] = _optional("Treatment options that apply to this patient.")
     best_practice: dict[str, DecisionAdherence] | SkipJsonSchema[None] = Field(
         default=None,

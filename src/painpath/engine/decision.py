@@ -14,16 +14,18 @@ from typing import Any, Literal
 
 from painpath.engine import ir
 from painpath.engine.kleene import F, T, U, supporting_leaves
-from painpath.engine.language import URGENCY_ORDER
-
-_KIND_RANK = {"safety_alert": 0, "red_flag": 0, "pmp": 5, "triage": 6, "pathway": 7, "adherence": 8, "note": 9}
-"""Order of importance of missing facts by what the rule needing them concludes (safety first)."""
+from painpath.engine.vocabulary import Vocabulary
 
 RuleStatus = Literal["fired", "not_fired", "undetermined"]
 _SUPPORT_MEMO_LIMIT = 512
 """Explanations a rule remembers (per distinct pattern of its comparisons' values)."""
 _STATUS_NAMES: dict[int, RuleStatus] = {T: "fired", F: "not_fired", U: "undetermined"}
-ScreenStatus = Literal["present", "absent", "incomplete"]
+ScreenStatus = Literal["present", "possible", "absent", "incomplete"]
+Certainty = Literal["definite", "bounded", "conditional", "undetermined"]
+"""How certain a section's answer is (docs/decision-format.md, "Bounded answers"):
+``definite`` one status is possible; ``bounded`` a negative status fired ("not now") and only stronger
+negative ones are unknown; ``conditional`` a positive status holds provided that the listed provisos
+hold; ``undetermined`` otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +55,28 @@ class RedFlagFinding:
 
 
 @dataclass(frozen=True, slots=True)
+class PossibleFinding:
+    """An undetermined red flag or safety alert with positive evidence, at its worst-case urgency."""
+
+    rule: ir.Rule
+    condition: str
+    urgency: str
+    text: str
+    evidence: tuple[str, ...]
+    """Facts whose definitely-true comparisons support it."""
+    settle: tuple[str, ...]
+    """The facts that would settle it, in the order to ask them."""
+    also: tuple[str, ...] = ()
+    """Ids of less urgent undetermined rules of the same condition, folded into this one."""
+
+
+@dataclass(frozen=True, slots=True)
 class RedFlagSection:
     status: ScreenStatus
     findings: tuple[RedFlagFinding, ...]
     requires: tuple[str, ...]
     """The items the screen needs explicitly answered before it can be ``absent``."""
+    possible: tuple[PossibleFinding, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +89,30 @@ class Reason:
 
 
 @dataclass(frozen=True, slots=True)
+class Proviso:
+    """One item of a conditional answer's checklist: what must hold, and the facts that would show it."""
+
+    text: str
+    rule: ir.Rule | None
+    facts: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SectionEntry:
-    """A status resolved by precedence from the rules that concluded on it."""
+    """A status resolved by precedence from the rules that concluded on it, with its bounds."""
 
     status: str
     reasons: tuple[Reason, ...]
     blocked_by: tuple[str, ...] = ()
-    """Rule ids that are undetermined and could change this status (when ``undetermined``)."""
+    """Rule ids that are undetermined and could change this status (when not ``definite``)."""
+    certainty: Certainty = "definite"
+    bounds: tuple[str, ...] = ()
+    """The statuses still possible, strongest first (empty when ``definite``)."""
+    conditional: str | None = None
+    """For ``conditional``: the status that holds provided that every proviso holds."""
+    provisos: tuple[Proviso, ...] = ()
+    also_check: tuple[Proviso, ...] = ()
+    """For ``bounded``: the stronger statuses still to rule out (they would not change "not now")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +123,18 @@ class PmpSection:
     setting_reasons: tuple[Reason, ...]
     preparation: tuple[str, ...]
     blocked_by: tuple[str, ...]
+    entry: SectionEntry | None = None
+    """The PMP status with its bounds, provisos and what else to check."""
+    setting_entry: SectionEntry | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralEntry:
+    """The answer to one requested referral, and what the referral should contain."""
+
+    referral: str
+    entry: SectionEntry
+    contents: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +158,8 @@ class MissingFact:
     path: str
     needed_by: tuple[str, ...]
     rank: tuple[int, int]
+    tier: str = "other"
+    """Why it is asked: ``urgency`` (could raise an urgency), ``section`` (settles a section's answer), ``other``."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +173,7 @@ class Decision:
     ruleset_name: str
     ruleset_version: str
     ruleset_hash: str
+    vocabulary: Vocabulary
     evaluator: str
     parameters: Mapping[str, ParameterUse]
     facts: Mapping[str, Any]
@@ -133,6 +184,7 @@ class Decision:
     safety_alerts: tuple[Reason, ...] = ()
     pmp: PmpSection | None = None
     pathways: tuple[PathwayEntry, ...] = ()
+    referrals: tuple[ReferralEntry, ...] = ()
     best_practice: tuple[AdherenceEntry, ...] = ()
     notes: tuple[Reason, ...] = ()
     manual_review_reason: str | None = None
@@ -223,24 +275,60 @@ class Decision:
 
     @cached_property
     def missing_information(self) -> tuple[MissingFact, ...]:
-        """Facts that would change the advice, most important first (most urgent rule, then most rules)."""
+        """Facts that would change the advice, ranked by what their answer could change.
+
+        First the facts that could raise an urgency (those of possible findings, most urgent first,
+        then of other undetermined red flags and safety alerts), then those that settle a section's
+        answer, then the rest; within a tier by the rank of what the rule concludes, then by how
+        many rules need the fact.
+        """
+        vocab = self.vocabulary
         needed: dict[str, list[str]] = {}
-        rank: dict[str, int] = {}
-        urgency_rank = {u: i for i, u in enumerate(URGENCY_ORDER)}
+        rank: dict[str, tuple[int, int]] = {}
+        tier_of: dict[str, int] = {}
+
+        def note(path: str, rule_id: str | None, tier: int, r: int) -> None:
+            if path.startswith("derived."):
+                return
+            ids = needed.setdefault(path, [])
+            if rule_id is not None and rule_id not in ids:
+                ids.append(rule_id)
+            if (tier, r) < (tier_of.get(path, 9), rank.get(path, (99, 0))[0]):
+                tier_of[path] = tier
+                rank[path] = (r, 0)
+
+        if self.red_flags is not None:
+            for k, p in enumerate(self.red_flags.possible):
+                for path in p.settle:
+                    note(path, p.rule.id, 0, k)
+        blocking = self.section_blockers
         for o in self.undetermined:
             c = o.rule.concludes
-            r = _KIND_RANK[c.kind] + urgency_rank.get(getattr(c, "urgency", ""), 0)
+            urgent = c.kind in vocab.urgent_kinds
+            r = vocab.kind_rank.get(c.kind, 99) + vocab.urgency_rank.get(getattr(c, "urgency", ""), 0)
+            tier = 1 if urgent else (2 if o.rule.id in blocking else 3)
             for path in self.unknown_facts[o.rule.id]:
-                if path.startswith("derived."):
-                    continue
-                needed.setdefault(path, []).append(o.rule.id)
-                rank[path] = min(rank.get(path, 99), r)
+                note(path, o.rule.id, tier, r)
         for path in self.red_flag_missing:
-            if not path.startswith("derived.") and path not in needed:
-                needed[path] = []
-                rank[path] = 4
-        facts = [MissingFact(p, tuple(ids), (rank[p], -len(ids))) for p, ids in needed.items()]
+            note(path, None, 1, 4)
+        tiers = ("urgency", "urgency", "section", "other")
+        facts = [
+            MissingFact(p, tuple(ids), (tier_of[p] * 100 + rank[p][0], -len(ids)), tiers[tier_of[p]])
+            for p, ids in needed.items()
+        ]
         return tuple(sorted(facts, key=lambda m: (m.rank, m.path)))
+
+    @cached_property
+    def section_blockers(self) -> frozenset[str]:
+        """Ids of the undetermined rules that a section's answer waits on or is conditional on."""
+        out: set[str] = set()
+        entries: list[SectionEntry] = [pw.entry for pw in self.pathways] + [r.entry for r in self.referrals]
+        if self.pmp is not None:
+            entries.extend(e for e in (self.pmp.entry, self.pmp.setting_entry) if e is not None)
+        for e in entries:
+            out.update(e.blocked_by)
+            out.update(p.rule.id for p in (*e.provisos, *e.also_check) if p.rule is not None)
+        return frozenset(out)
 
     @property
     def fired(self) -> tuple[str, ...]:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any
 
-from painpath.engine.language import Conclusion, Guideline, Parameter, Vector
+from painpath.engine.language import Conclusion, Guideline, Parameter, Possible, Vector
+from painpath.engine.vocabulary import Vocabulary
 
-Op = Literal["eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "contains_any", "contains_all", "recorded"]
+Op = str
+"""A comparison operator: one of ``vocabulary.COMPARISON_OPS``."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class Leaf:
     value: Any
     param: str | None = None
     label: str | None = None
+    proviso: bool = False
+    """Unknown, it makes the rule's conclusion conditional rather than undetermined (see ``sections``)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,18 @@ class AtLeastNode:
 
 
 Node = Leaf | AllNode | AnyNode | NotNode | AtLeastNode
+
+
+def positive_leaves(node: Node, positive: bool = True) -> list[Leaf]:
+    """The leaves below ``node`` that support it when true (under an even number of ``not``)."""
+    if isinstance(node, Leaf):
+        return [node] if positive else []
+    if isinstance(node, NotNode):
+        return positive_leaves(node.child, not positive)
+    out: list[Leaf] = []
+    for child in node.children:
+        out.extend(positive_leaves(child, positive))
+    return out
 
 
 def leaves(node: Node) -> list[Leaf]:
@@ -84,6 +100,7 @@ class Rule:
     vectors: tuple[Vector, ...]
     file: str
     stratum: str
+    possible: Possible | None = None
 
     @cached_property
     def leaf_indices(self) -> tuple[int, ...]:
@@ -122,7 +139,7 @@ class RulesetIR:
     strata: tuple[StratumIR, ...]
     parameters: dict[str, Parameter]
     guidelines: dict[str, Guideline]
-    precedence: dict[str, tuple[str, ...]]
+    vocabulary: Vocabulary
     derived_catalogue: dict[str, tuple[str, tuple[str, ...], int]] = field(default_factory=dict)
     """Derived fact path -> (kind, vocabulary, index of the first stratum that may read it)."""
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from painpath.engine import ir
+from painpath.engine.vocabulary import LIST_OPS
 
 F, U, T = 0, 1, 2
 NAMES = {F: "false", U: "unknown", T: "true"}
@@ -26,7 +27,7 @@ StratumFn = Callable[[Mapping[str, Any], list[int]], tuple[int, ...]]
 def resolve_value(leaf: ir.Leaf, params: Mapping[str, Any]) -> Any:
     """The operand of ``leaf`` for a parameter set (sets become frozensets)."""
     value = params[leaf.param] if leaf.param is not None else leaf.value
-    if leaf.op in ("in", "not_in", "contains_any", "contains_all"):
+    if leaf.op in LIST_OPS:
         return frozenset(value)
     return value
 
@@ -210,3 +211,8 @@ def missing_facts(node: ir.Node, values: Sequence[int]) -> list[str]:
     if _value(node, values, {}) != U:
         return []
     return list(dict.fromkeys(leaf.path for leaf, _neg in supporting_leaves(node, values) if values[leaf.index] == U))
+
+
+def value_of(node: ir.Node, values: Sequence[int]) -> int:
+    """The three-valued value of ``node`` given its stratum's leaf values."""
+    return _value(node, values, {})

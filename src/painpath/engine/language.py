@@ -10,10 +10,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
+from painpath.engine.vocabulary import COMPARISON_OPS
+
 Scalar = StrictBool | StrictInt | StrictFloat | StrictStr
-Urgency = Literal["emergency", "urgent", "soon", "routine"]
-URGENCY_ORDER: tuple[str, ...] = ("emergency", "urgent", "soon", "routine")
-"""Most urgent first. The order is part of the language, not clinical content."""
+Urgency = StrictStr
+"""An urgency of the ruleset's vocabulary (``vocabulary.urgencies`` in ``rules/ruleset.yaml``)."""
 
 
 class Strict(BaseModel):
@@ -29,20 +30,6 @@ class ParamRef(Strict):
 
 
 Operand = Scalar | list[Scalar] | ParamRef
-
-COMPARISON_OPS: tuple[str, ...] = (
-    "eq",
-    "ne",
-    "lt",
-    "lte",
-    "gt",
-    "gte",
-    "in",
-    "not_in",
-    "contains_any",
-    "contains_all",
-    "recorded",
-)
 
 
 class Comparison(Strict):
@@ -65,6 +52,13 @@ class Comparison(Strict):
     contains_all: Operand | None = None
     recorded: StrictBool | None = None
     label: StrictStr | None = Field(default=None, description="Optional clinician-readable wording.")
+    proviso: StrictBool = Field(
+        default=False,
+        description=(
+            "When this comparison is unknown and the rule would hold if it were true, the rule's conclusion is "
+            "given conditionally ('provided that ...') instead of undetermined."
+        ),
+    )
 
     def operator(self) -> list[tuple[str, Any]]:
         """Return the ``(op, operand)`` pairs given (a valid leaf has exactly one)."""
@@ -135,7 +129,7 @@ class PmpConclusion(Strict):
     """A Pain Management Programme decision or a contribution to it."""
 
     kind: Literal["pmp"]
-    status: Literal["recommended", "not_yet", "not_suitable", "not_indicated"]
+    status: StrictStr
     reason: StrictStr
     instead: StrictStr | None = Field(default=None, description="What to do instead, when not recommended.")
     preparation: list[StrictStr] = Field(default_factory=list, description="How to prepare the patient.")
@@ -145,7 +139,7 @@ class TriageConclusion(Strict):
     """The setting for a programme."""
 
     kind: Literal["triage"]
-    setting: Literal["outpatient", "residential", "young_adult", "paediatric_service", "case_management_first"]
+    setting: StrictStr
     reason: StrictStr
 
 
@@ -154,7 +148,7 @@ class PathwayConclusion(Strict):
 
     kind: Literal["pathway"]
     option: StrictStr
-    status: Literal["recommended", "consider", "not_recommended"]
+    status: StrictStr
     reason: StrictStr
     evidence: StrictStr | None = None
 
@@ -164,9 +158,20 @@ class AdherenceConclusion(Strict):
 
     kind: Literal["adherence"]
     recommendation: StrictInt | StrictStr
-    status: Literal["met", "not_met", "not_applicable"]
+    status: StrictStr
     reason: StrictStr
     advice: StrictStr | None = Field(default=None, description="What would close the gap.")
+
+
+class ReferralConclusion(Strict):
+    """An answer to a requested referral: appropriate now, not yet (why), or a better alternative."""
+
+    kind: Literal["referral"]
+    referral: StrictStr = Field(description="The requested referral (a value of `care.referrals_requested`).")
+    status: StrictStr
+    reason: StrictStr
+    instead: StrictStr | None = Field(default=None, description="The better alternative, or what to do first.")
+    contents: list[StrictStr] = Field(default_factory=list, description="What the referral letter should contain.")
 
 
 class NoteConclusion(Strict):
@@ -184,6 +189,7 @@ Conclusion = Annotated[
     | TriageConclusion
     | PathwayConclusion
     | AdherenceConclusion
+    | ReferralConclusion
     | NoteConclusion,
     Field(discriminator="kind"),
 ]
@@ -204,6 +210,18 @@ class Vector(Strict):
     missing: list[StrictStr] | None = Field(default=None, description="Exactly the facts that would settle it.")
 
 
+class Possible(Strict):
+    """How an undetermined red flag or safety alert with positive evidence is shown: a *possible* finding."""
+
+    urgency: StrictStr = Field(description="The worst-case urgency of what it could turn out to be.")
+    text: StrictStr = Field(description="Plain-language wording, e.g. 'possible cauda equina syndrome: ...'.")
+    evidence: list[StrictStr] = Field(
+        default_factory=list,
+        description="Facts whose definitely-true comparisons count as evidence (default: every fact the rule reads).",
+    )
+    cites: list[StrictStr] = Field(min_length=1)
+
+
 class RuleFile(Strict):
     """One rule: identity, citations, condition, conclusion, wording and test vectors."""
 
@@ -217,6 +235,7 @@ class RuleFile(Strict):
     when: Condition
     concludes: Conclusion
     explanation: StrictStr
+    possible: Possible | None = None
     vectors: list[Vector] = Field(min_length=3)
 
 
@@ -253,16 +272,54 @@ class Stratum(Strict):
     screen: Screen | None = None
 
 
+class UrgencyFile(Strict):
+    id: Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    label: StrictStr
+
+
+class KindFile(Strict):
+    rank: StrictInt = Field(ge=0, description="Order of the missing information this kind's rules need (0 first).")
+    urgent: StrictBool = Field(default=False, description="Conclusions with an urgency, shown in ACT FIRST.")
+
+
+class StatusFile(Strict):
+    id: Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    polarity: Literal["positive", "negative"]
+    label: StrictStr
+
+
+class SectionFile(Strict):
+    kind: StrictStr
+    field: Literal["status", "setting"]
+    key: StrictStr | None = None
+    title: StrictStr
+    cites: list[StrictStr] = Field(min_length=1)
+    statuses: list[StatusFile] = Field(min_length=1, description="Strongest first.")
+    bounded: StrictBool = True
+    display_order: list[StrictStr] = Field(default_factory=list)
+    redirects: list[StrictStr] = Field(default_factory=list)
+    items: list[StrictStr] = Field(default_factory=list)
+    derived: Literal["one", "per_key", "none"] = Field(
+        default="none",
+        description="How later strata read the section: one `derived.<section>.<field>`, one per key, or not at all.",
+    )
+
+
+class VocabularyFile(Strict):
+    """``vocabulary:`` in ``rules/ruleset.yaml``: urgencies, conclusion kinds and sections."""
+
+    urgencies: list[UrgencyFile] = Field(min_length=1)
+    kinds: dict[str, KindFile]
+    sections: dict[str, SectionFile]
+
+
 class RulesetFile(Strict):
     """``rules/ruleset.yaml``: the ruleset's identity and its strata in evaluation order."""
 
     ruleset: StrictStr
     version: Annotated[StrictStr, Field(pattern=r"^\d+\.\d+\.\d+$")]
     strata: list[Stratum] = Field(min_length=1)
-    precedence: dict[str, list[StrictStr]] = Field(
-        default_factory=dict,
-        description="For each section (pmp, triage, pathway, adherence): statuses, strongest first.",
-    )
+    vocabulary: VocabularyFile
 
 
 class Guideline(Strict):

@@ -22,8 +22,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from painpath.engine import ir
+from painpath.engine.durable_adapter import MAX_DURABLE_RULES
 from painpath.engine.language import (
-    URGENCY_ORDER,
     All,
     Any_,
     AtLeast,
@@ -34,31 +34,33 @@ from painpath.engine.language import (
     Parameter,
     ParametersFile,
     ParamRef,
+    Possible,
     RuleFile,
     RulesetFile,
     SiteConfig,
+    Vector,
+    VocabularyFile,
+)
+from painpath.engine.language import Conclusion as _Conclusion
+from painpath.engine.vocabulary import (
+    KIND_OPS,
+    LIST_OPS,
+    NO_URGENCY,
+    SCREEN_STATUSES,
+    SectionSpec,
+    StatusSpec,
+    Vocabulary,
 )
 from painpath.errors import FactsValidationError, Problem, RulesValidationError, suggest
 from painpath.facts import CATALOGUE, parse_facts
 
-MAX_RULES_PER_STRATUM = 400
-"""durable-rules hangs above 512 rules in one ruleset; stay well below (research note 4.3)."""
+MAX_RULES_PER_STRATUM = MAX_DURABLE_RULES
+"""A stratum compiles to at least one durable-rules rule per rule: more can never be built."""
 MAX_COMBINATIONS = 256
 """An ``at_least`` is expanded into combinations for durable-rules; cap the expansion."""
 
-_PMP_STATUSES = ("recommended", "not_yet", "not_suitable", "not_indicated")
-_TRIAGE_SETTINGS = ("outpatient", "residential", "young_adult", "paediatric_service", "case_management_first")
-_PATHWAY_STATUSES = ("recommended", "consider", "not_recommended")
-_SCREEN_STATUSES = ("present", "absent", "incomplete")
-
-_KIND_OPS: dict[str, frozenset[str]] = {
-    "boolean": frozenset({"eq", "ne", "recorded"}),
-    "integer": frozenset({"eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "recorded"}),
-    "number": frozenset({"eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "recorded"}),
-    "enum": frozenset({"eq", "ne", "in", "not_in", "recorded"}),
-    "set": frozenset({"contains_any", "contains_all", "recorded"}),
-}
-_LIST_OPS = frozenset({"in", "not_in", "contains_any", "contains_all"})
+_CONCLUSION_MODELS = typing.get_args(typing.get_args(_Conclusion)[0])
+_CONCLUSION_KINDS = tuple(typing.get_args(m.model_fields["kind"].annotation)[0] for m in _CONCLUSION_MODELS)
 
 
 @dataclass
@@ -84,25 +86,9 @@ _KNOWN_KEYS = (
     set(RuleFile.model_fields)
     | set(Comparison.model_fields)
     | {"in", "not", "all", "any", "at_least", "of"}
-    | {
-        "kind",
-        "condition",
-        "urgency",
-        "action",
-        "status",
-        "reason",
-        "instead",
-        "preparation",
-        "setting",
-        "option",
-        "evidence",
-        "recommendation",
-        "advice",
-        "topic",
-        "text",
-        "alert",
-    }
-    | {"name", "facts", "derived", "parameters", "expect", "missing"}
+    | {key for model in _CONCLUSION_MODELS for key in model.model_fields}
+    | set(Possible.model_fields)
+    | set(Vector.model_fields)
 )
 
 
@@ -131,7 +117,7 @@ def _validate(model: type[BaseModel], data: Any, file: str, col: _Collector, rul
 
 
 def _derived_catalogue(
-    parsed: list[tuple[int, RuleFile, str]], strata: list[Any]
+    parsed: list[tuple[int, RuleFile, str]], strata: list[Any], vocab: Vocabulary
 ) -> dict[str, tuple[str, tuple[str, ...], int]]:
     """Derived fact path -> (kind, vocabulary, first stratum index allowed to read it)."""
     out: dict[str, tuple[str, tuple[str, ...], int]] = {}
@@ -142,21 +128,93 @@ def _derived_catalogue(
 
     for k, stratum in enumerate(strata):
         if stratum.screen is not None:
-            put(f"derived.{stratum.id}.screen", "enum", _SCREEN_STATUSES, k)
+            put(f"derived.{stratum.id}.screen", "enum", SCREEN_STATUSES, k)
+            # true when the screen is absent, false when a finding is present, unknown otherwise
+            put(f"derived.{stratum.id}.clear", "boolean", (), k)
     for k, rule, _file in parsed:
         put(f"derived.rule.{rule.id}", "boolean", (), k)
         for group in rule.groups:
             put(f"derived.group.{group}", "boolean", (), k)
         c = rule.concludes
-        if c.kind in ("red_flag", "safety_alert"):
-            put("derived.urgency.highest", "enum", (*URGENCY_ORDER, "none"), k)
-        elif c.kind == "pmp":
-            put("derived.pmp.status", "enum", _PMP_STATUSES, k)
-        elif c.kind == "triage":
-            put("derived.triage.setting", "enum", _TRIAGE_SETTINGS, k)
-        elif c.kind == "pathway":
-            put(f"derived.pathway.{c.option}", "enum", _PATHWAY_STATUSES, k)
+        section = vocab.section_of_kind.get(c.kind)
+        if c.kind in vocab.urgent_kinds:
+            put("derived.urgency.highest", "enum", (*vocab.urgencies, NO_URGENCY), k)
+        elif section is not None and section.derived_path(c) is not None:
+            put(str(section.derived_path(c)), "enum", section.precedence, k)
     return out
+
+
+def _vocabulary(raw: VocabularyFile, guidelines: dict[str, Guideline], col: _Collector) -> Vocabulary:
+    """The clinical vocabulary of ``rules/ruleset.yaml``, checked: every conclusion kind has a rank,
+    every section names a known kind, redirects are statuses of the triage section, cites resolve."""
+    file = "rules/ruleset.yaml"
+    for kind in _CONCLUSION_KINDS:
+        if kind not in raw.kinds:
+            col.add(file, f"vocabulary.kinds.{kind}", "conclusion kind has no entry")
+    for kind in raw.kinds:
+        if kind not in _CONCLUSION_KINDS:
+            col.add(file, f"vocabulary.kinds.{kind}", "unknown conclusion kind", None, suggest(kind, _CONCLUSION_KINDS))
+    sections: dict[str, SectionSpec] = {}
+    for name, sec in raw.sections.items():
+        if sec.kind not in _CONCLUSION_KINDS:
+            col.add(file, f"vocabulary.sections.{name}.kind", f"unknown conclusion kind '{sec.kind}'")
+        _check_cites(sec.cites, guidelines, col, file, None, f"vocabulary.sections.{name}.cites")
+        ids = [st.id for st in sec.statuses]
+        if len(set(ids)) != len(ids):
+            col.add(file, f"vocabulary.sections.{name}.statuses", "a status is listed twice")
+        sections[name] = SectionSpec(
+            name=name,
+            kind=sec.kind,
+            field=sec.field,
+            key=sec.key,
+            title=sec.title,
+            statuses=tuple(StatusSpec(st.id, st.polarity, st.label) for st in sec.statuses),
+            bounded=sec.bounded,
+            display_order=tuple(sec.display_order),
+            redirects=tuple(sec.redirects),
+            items=tuple(sec.items),
+            derived=sec.derived,
+            cites=tuple(sec.cites),
+        )
+    triage = sections.get("triage")
+    for name, spec in sections.items():
+        for r in spec.redirects:
+            if triage is None or r not in triage.precedence:
+                col.add(file, f"vocabulary.sections.{name}.redirects", f"'{r}' is not a triage setting")
+    return Vocabulary(
+        urgencies=tuple(u.id for u in raw.urgencies),
+        urgency_labels={u.id: u.label for u in raw.urgencies},
+        kind_rank={k: v.rank for k, v in raw.kinds.items()},
+        urgent_kinds=frozenset(k for k, v in raw.kinds.items() if v.urgent),
+        sections=sections,
+    )
+
+
+def _check_conclusion(
+    rule: RuleFile, vocab: Vocabulary, guidelines: dict[str, Guideline], col: _Collector, file: str
+) -> None:
+    """A conclusion's urgency and status must be words of the vocabulary; a possible block must fit."""
+    c = rule.concludes
+    urgency = getattr(c, "urgency", None)
+    if urgency is not None and urgency not in vocab.urgencies:
+        col.add(file, "concludes.urgency", f"unknown urgency '{urgency}'", rule.id, suggest(urgency, vocab.urgencies))
+    section = vocab.section_of_kind.get(c.kind)
+    if section is not None:
+        value = getattr(c, section.field)
+        if value not in section.precedence:
+            col.add(
+                file,
+                f"concludes.{section.field}",
+                f"'{value}' is not a {section.name} status of the vocabulary",
+                rule.id,
+                suggest(str(value), section.precedence),
+            )
+    if rule.possible is not None:
+        if c.kind not in vocab.urgent_kinds:
+            col.add(file, "possible", f"only {sorted(vocab.urgent_kinds)} conclusions can be possible", rule.id)
+        if rule.possible.urgency not in vocab.urgencies:
+            col.add(file, "possible.urgency", f"unknown urgency '{rule.possible.urgency}'", rule.id)
+        _check_cites(rule.possible.cites, guidelines, col, file, rule.id, "possible.cites")
 
 
 class _Resolver:
@@ -230,11 +288,11 @@ class _Resolver:
         if info is None:
             return None
         kind, vocab, lo, hi = info
-        if op not in _KIND_OPS[kind]:
+        if op not in KIND_OPS[kind]:
             self.problem(
                 f"{loc}.{op}",
                 f"operator '{op}' does not apply to {kind} fact '{cond.fact}'",
-                suggest(op, _KIND_OPS[kind]),
+                suggest(op, KIND_OPS[kind]),
             )
             return None
         param = None
@@ -252,7 +310,7 @@ class _Resolver:
                 return None
         elif not self._check_value(op, value, kind, vocab, lo, hi, f"{loc}.{op}", cond.fact):
             return None
-        return ir.Leaf(next(self.counter), cond.fact, typing.cast(ir.Op, op), _freeze(value), param, cond.label)
+        return ir.Leaf(next(self.counter), cond.fact, op, _freeze(value), param, cond.label, cond.proviso)
 
     def _check_value(
         self,
@@ -266,10 +324,10 @@ class _Resolver:
         path: str,
     ) -> bool:
         items = value if isinstance(value, list) else [value]
-        if (op in _LIST_OPS) != isinstance(value, list):
-            self.problem(loc, f"'{op}' takes {'a list' if op in _LIST_OPS else 'a single value'}")
+        if (op in LIST_OPS) != isinstance(value, list):
+            self.problem(loc, f"'{op}' takes {'a list' if op in LIST_OPS else 'a single value'}")
             return False
-        if op in _LIST_OPS and not items:
+        if op in LIST_OPS and not items:
             self.problem(loc, f"'{op}' needs at least one value")
             return False
         ok = True
@@ -497,12 +555,14 @@ def load_ruleset(rules_dir: Path, guidelines_dir: Path | None = None) -> ir.Rule
                 if rule.status != "retired":
                     parsed.append((k, rule, rel))
 
-    derived = _derived_catalogue(parsed, list(header.strata))
+    vocab = _vocabulary(header.vocabulary, guidelines, col)
+    derived = _derived_catalogue(parsed, list(header.strata), vocab)
     built: dict[int, list[ir.Rule]] = {k: [] for k in range(len(header.strata))}
     counters = {k: itertools.count() for k in range(len(header.strata))}
     for k, rule, rel in parsed:
         _check_cites(rule.cites, guidelines, col, rel, rule.id, "cites")
         _check_vectors(rule, rel, col, derived, parameters)
+        _check_conclusion(rule, vocab, guidelines, col, rel)
         node = _Resolver(col, rel, rule.id, k, derived, parameters, counters[k]).node(rule.when, "when")
         if node is None:
             continue
@@ -521,6 +581,7 @@ def load_ruleset(rules_dir: Path, guidelines_dir: Path | None = None) -> ir.Rule
                 vectors=tuple(rule.vectors),
                 file=rel,
                 stratum=header.strata[k].id,
+                possible=rule.possible,
             )
         )
     for k in range(len(header.strata)):
@@ -530,17 +591,6 @@ def load_ruleset(rules_dir: Path, guidelines_dir: Path | None = None) -> ir.Rule
                 f"strata[{k}]",
                 f"{len(built[k])} rules exceed the engine's limit of {MAX_RULES_PER_STRATUM} per stratum",
             )
-    for section, order in header.precedence.items():
-        if section not in ("pmp", "triage", "pathway", "adherence"):
-            col.add(
-                "rules/ruleset.yaml",
-                f"precedence.{section}",
-                "unknown section",
-                None,
-                suggest(section, ("pmp", "triage", "pathway", "adherence")),
-            )
-        elif not order:
-            col.add("rules/ruleset.yaml", f"precedence.{section}", "empty precedence list")
     if col.problems:
         raise RulesValidationError(f"rules in {rules_dir} are invalid ({len(col.problems)} problems)", col.problems)
 
@@ -563,6 +613,6 @@ def load_ruleset(rules_dir: Path, guidelines_dir: Path | None = None) -> ir.Rule
         strata=strata,
         parameters=parameters,
         guidelines=guidelines,
-        precedence={k: tuple(v) for k, v in header.precedence.items()},
+        vocabulary=vocab,
         derived_catalogue=derived,
     )

@@ -6,12 +6,9 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from painpath.engine import ir
-from painpath.engine.decision import Decision, Reason, RuleOutcome, SectionEntry
+from painpath.engine.decision import Decision, PossibleFinding, Proviso, Reason, RuleOutcome, SectionEntry
 from painpath.engine.kleene import NAMES, U, resolve_value
-from painpath.engine.language import URGENCY_ORDER
 from painpath.facts import CATALOGUE
-
-_URGENCY_LABEL = {"emergency": "EMERGENCY", "urgent": "URGENT", "soon": "SOON", "routine": "ROUTINE"}
 
 
 def _jsonable(value: Any) -> Any:
@@ -94,10 +91,49 @@ def _reason(r: Reason) -> dict[str, Any]:
     return out
 
 
+def question_of(path: str) -> str:
+    """The plain-language question that records a fact (its catalogue description for now)."""
+    spec = CATALOGUE.get(path)
+    return spec.description if spec is not None and spec.description else path
+
+
+def _proviso(p: Proviso) -> dict[str, Any]:
+    out: dict[str, Any] = {"text": p.text, "facts": list(p.facts), "questions": [question_of(f) for f in p.facts]}
+    if p.rule is not None:
+        out["rule"] = rule_ref(p.rule)
+    return out
+
+
+def _bounds(e: SectionEntry) -> dict[str, Any]:
+    """The members that say how certain a section's answer is (left out when it is definite)."""
+    if e.certainty == "definite":
+        return {}
+    out: dict[str, Any] = {"certainty": e.certainty, "bounds": list(e.bounds)}
+    if e.conditional is not None:
+        out["conditional"] = e.conditional
+        out["provided_that"] = [_proviso(p) for p in e.provisos]
+    if e.also_check:
+        out["also_check"] = [_proviso(p) for p in e.also_check]
+    return out
+
+
+def possible_dict(p: PossibleFinding, decision: Decision) -> dict[str, Any]:
+    return {
+        "condition": p.condition,
+        "urgency": p.urgency,
+        "text": p.text,
+        "rule": rule_ref(p.rule),
+        "evidence": {path: _jsonable(decision.facts.get(path)) for path in p.evidence},
+        "settle": [{"fact": f, "question": question_of(f)} for f in p.settle],
+        "also_rules": list(p.also),
+    }
+
+
 def _entry(e: SectionEntry) -> dict[str, Any]:
     out: dict[str, Any] = {"status": e.status, "reasons": [_reason(r) for r in e.reasons]}
     if e.blocked_by:
         out["waiting_on_rules"] = list(e.blocked_by)
+    out.update(_bounds(e))
     return out
 
 
@@ -149,6 +185,7 @@ def decision_to_dict(decision: Decision, *, trace: Trace = "full") -> dict[str, 
                 }
                 for f in rf.findings
             ],
+            "possible": [possible_dict(p, decision) for p in rf.possible],
             "missing": list(decision.red_flag_missing),
         }
     out["safety_alerts"] = [
@@ -166,6 +203,14 @@ def decision_to_dict(decision: Decision, *, trace: Trace = "full") -> dict[str, 
         }
         if p.blocked_by:
             out["pmp"]["waiting_on_rules"] = list(p.blocked_by)
+        if p.entry is not None:
+            out["pmp"].update(_bounds(p.entry))
+        if p.setting_entry is not None and p.setting_entry.certainty != "definite":
+            out["pmp"]["setting_bounds"] = _bounds(p.setting_entry)
+    out["referrals"] = [
+        {"referral": r.referral, **_entry(r.entry), "contents": [item.strip() for item in r.contents]}
+        for r in decision.referrals
+    ]
     out["pathways"] = [{"option": pw.option, **_entry(pw.entry), "evidence": pw.evidence} for pw in decision.pathways]
     out["best_practice"] = {
         a.recommendation: {**_entry(a.entry), "advice": [item.strip() for item in a.advice]}
@@ -176,6 +221,8 @@ def decision_to_dict(decision: Decision, *, trace: Trace = "full") -> dict[str, 
         {
             "fact": m.path,
             "description": CATALOGUE[m.path].description if m.path in CATALOGUE else "",
+            "question": question_of(m.path),
+            "tier": m.tier,
             "needed_by": list(m.needed_by),
         }
         for m in decision.missing_information
@@ -203,23 +250,20 @@ def decision_to_dict(decision: Decision, *, trace: Trace = "full") -> dict[str, 
     return out
 
 
-_PATHWAY_ORDER = {"recommended": 0, "consider": 1, "undetermined": 2, "not_recommended": 3}
-"""Pathways in the summary: what to do first, what to weigh, what is still open, what to avoid."""
-
-
 def _ref(rule: ir.Rule, cites: bool = False) -> str:
     return f"{rule.id} v{rule.version}" + (f"; {', '.join(rule.cites)}" if cites else "")
 
 
 def _urgent_lines(decision: Decision) -> list[str]:
-    """Safety alerts and red-flag findings merged, most urgent first (a safety alert first on a tie)."""
-    rank = {u: i for i, u in enumerate(URGENCY_ORDER)}
+    """Safety alerts, red-flag findings and possible findings merged, most urgent first (on a tie: a
+    safety alert, then a finding, then a possible finding)."""
+    vocab = decision.vocabulary
+    rank = vocab.urgency_rank
+    label = vocab.urgency_labels
     items: list[tuple[int, list[str]]] = []
     for r in decision.safety_alerts:
-        urgency = str(getattr(r.rule.concludes, "urgency", "routine"))
-        items.append(
-            (rank[urgency], [f"  [{_URGENCY_LABEL[urgency]}] SAFETY: {r.text.strip()}  ({_ref(r.rule, cites=True)})"])
-        )
+        urgency = str(getattr(r.rule.concludes, "urgency", vocab.urgencies[-1]))
+        items.append((rank[urgency], [f"  [{label[urgency]}] SAFETY: {r.text.strip()}  ({_ref(r.rule, cites=True)})"]))
     if decision.red_flags is not None:
         for f in decision.red_flags.findings:
             o = decision.outcome(f.rule.id)
@@ -230,19 +274,48 @@ def _urgent_lines(decision: Decision) -> list[str]:
                 (
                     rank[f.urgency],
                     [
-                        f"  [{_URGENCY_LABEL[f.urgency]}] RED FLAG {f.condition.replace('_', ' ')}: {f.action.strip()}",
+                        f"  [{label[f.urgency]}] RED FLAG {f.condition.replace('_', ' ')}: {f.action.strip()}",
                         f"      because {used}  ({_ref(f.rule, cites=True)})",
                     ],
                 )
             )
-    items.sort(key=lambda item: item[0])  # stable: alerts stay ahead of findings of the same urgency
+        for p in decision.red_flags.possible:
+            evidence = ", ".join(f"{path}={_jsonable(decision.facts.get(path))}" for path in p.evidence)
+            block = [
+                f"  [{label[p.urgency]}] POSSIBLE: {p.text}",
+                f"      because {evidence}  ({_ref(p.rule, cites=True)})",
+                "      ask now:",
+            ]
+            block.extend(f"        - {question_of(f)}" for f in p.settle)
+            items.append((rank[p.urgency], block))
+    items.sort(key=lambda item: item[0])  # stable: alerts, then findings, then possible findings
     return [line for _rank, block in items for line in block]
 
 
+def _answer(label: str, e: SectionEntry, words: Any) -> list[str]:
+    """A section's answer in words, with its proviso checklist or what else to check."""
+    lines: list[str] = []
+    if e.certainty == "conditional" and e.conditional is not None:
+        lines.append(f"{label}: {words(e.conditional)}, provided that:")
+        lines.extend(
+            f"    [ ] {p.text}" + (f" (ask: {'; '.join(map(question_of, p.facts))})" if p.facts else "")
+            for p in e.provisos
+        )
+    elif e.certainty == "bounded":
+        lines.append(f"{label}: {words(e.status)} (certain: not now, whatever the unanswered questions say)")
+        if e.also_check:
+            lines.append("    also check: " + "; ".join(p.text for p in e.also_check))
+    else:
+        lines.append(f"{label}: {words(e.status)}")
+    return lines
+
+
 def decision_to_text(decision: Decision) -> str:
-    """A clinician's summary: urgent actions (safety alerts and red flags, most urgent first), the
-    red-flag screen, the PMP decision with what was considered, pathways (recommended first), the
-    best-practice audit, and the information that would change the advice."""
+    """A clinician's summary: urgent actions (safety alerts, red flags and possible red flags, most
+    urgent first), the red-flag screen, the answer to the referral, the PMP decision with what was
+    considered, pathways (recommended first), the best-practice audit, and the next questions."""
+    vocab = decision.vocabulary
+    sections = vocab.sections
     lines = [
         f"painpath decision {decision.decision_id}",
         f"ruleset {decision.ruleset_name} {decision.ruleset_version} ({decision.ruleset_hash[:12]})",
@@ -259,39 +332,66 @@ def decision_to_text(decision: Decision) -> str:
     rf = decision.red_flags
     if rf is not None:
         lines.append(f"Red-flag screen: {rf.status.upper()}")
-        if rf.status == "incomplete":
+        if rf.status in ("incomplete", "possible"):
             lines.append("  Not yet answered: " + ", ".join(decision.red_flag_missing))
-    if decision.pmp is not None:
+    referral = sections.get("referral")
+    if decision.referrals and referral is not None:
+        lines.append(f"{referral.title}:")
+        for ref in decision.referrals:
+            lines.extend("  " + line for line in _answer(ref.referral.replace("_", " "), ref.entry, referral.label))
+            for reason in ref.entry.reasons:
+                lines.append(f"      {reason.text.strip()}  ({_ref(reason.rule)})")
+                if reason.instead:
+                    lines.append(f"      instead: {reason.instead.strip()}")
+            if ref.contents:
+                lines.append("      the referral should contain:")
+                lines.extend(f"      * {item.strip()}" for item in ref.contents)
+    pmp = sections.get("pmp")
+    if decision.pmp is not None and pmp is not None:
         p = decision.pmp
         setting = f", setting {p.setting.replace('_', ' ')}" if p.setting else ""
-        lines.append(f"Pain Management Programme: {p.status.replace('_', ' ')}{setting}")
+        entry = p.entry
+        if entry is not None and entry.certainty in ("conditional", "bounded"):
+            lines.extend(_answer(pmp.title, entry, pmp.label))
+            if setting:
+                lines.append(f"  setting:{setting.removeprefix(', setting')}")
+        else:
+            lines.append(f"{pmp.title}: {pmp.label(p.status)}{setting}")
         for r in (*p.reasons, *p.setting_reasons):
             lines.append(f"  - {r.text.strip()}  ({_ref(r.rule)})")
             if r.instead:
                 lines.append(f"    instead: {r.instead.strip()}")
-        if p.blocked_by:
+        if p.blocked_by and (entry is None or entry.certainty == "undetermined"):
             lines.append(f"  waiting on: {', '.join(p.blocked_by)}")
         if p.preparation:
             lines.append("  Preparing the patient:")
             lines.extend(f"  * {item.strip()}" for item in p.preparation)
     for r in decision.notes:
         lines.append(f"  Considered: {r.text.strip()}  ({r.rule.id})")
-    if decision.pathways:
-        lines.append("Treatment pathways:")
-        for pw in sorted(decision.pathways, key=lambda pw: _PATHWAY_ORDER.get(pw.entry.status, 9)):
-            lines.append(f"  - {pw.option.replace('_', ' ')}: {pw.entry.status.replace('_', ' ')}")
+    pathway = sections.get("pathway")
+    if decision.pathways and pathway is not None:
+        order = {s: i for i, s in enumerate(pathway.display_order)}
+        lines.append(f"{pathway.title}:")
+
+        def shown(pw: Any) -> str:
+            e = pw.entry
+            return str(e.conditional if e.certainty == "conditional" else e.status)
+
+        for pw in sorted(decision.pathways, key=lambda pw: order.get(shown(pw), len(order))):
+            lines.extend("  " + line for line in _answer(f"- {pw.option.replace('_', ' ')}", pw.entry, pathway.label))
             for r in pw.entry.reasons:
                 lines.append(f"      {r.text.strip()}  ({_ref(r.rule)})")
-    if decision.best_practice:
-        lines.append("Best-practice adherence (Lin et al. 2019, then NICE audit checks):")
+    adherence = sections.get("adherence")
+    if decision.best_practice and adherence is not None:
+        lines.append(f"{adherence.title}:")
         for a in decision.best_practice:
             extra = f" - {'; '.join(item.strip() for item in a.advice)}" if a.advice else ""
-            lines.append(f"  {a.recommendation:>2}. {a.entry.status.replace('_', ' ')}{extra}")
+            lines.append(f"  {a.recommendation:>2}. {adherence.label(a.entry.status)}{extra}")
     if decision.missing_information:
-        lines.append("Information that would change the advice (most important first):")
+        lines.append("Next questions (what could raise an urgency first, then what settles an answer):")
         for m in decision.missing_information[:15]:
-            lines.append(f"  - {m.path}" + (f" (needed by {', '.join(m.needed_by)})" if m.needed_by else ""))
+            lines.append(f"  - {question_of(m.path)} [{m.path}]")
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["U", "decision_to_dict", "decision_to_text", "outcome_dict"]
+__all__ = ["U", "decision_to_dict", "decision_to_text", "outcome_dict", "possible_dict", "question_of"]

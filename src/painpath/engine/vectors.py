@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from painpath.engine import ir
-from painpath.engine.engine import Engine
 from painpath.engine.kleene import F, T, U, missing_facts
+from painpath.engine.strata import Engine
 from painpath.errors import FactsValidationError
 from painpath.facts import parse_facts
 

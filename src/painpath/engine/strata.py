@@ -4,16 +4,15 @@ For each stratum the generated Kleene evaluator gives every rule true / false / 
 leaf values; durable-rules independently gives the set of definitely-true rules. The sets must be
 equal; any disagreement or engine error fails the decision closed (``manual_review``: nothing
 clinical is asserted), is logged and counted. Each stratum's conclusions become ``derived.*``
-facts for the strata after it.
+facts for the strata after it; the sections are resolved by ``sections``.
 """
 
 from __future__ import annotations
 
 import datetime
-import operator
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -31,28 +30,20 @@ from painpath.engine.decision import (
     Reason,
     RedFlagFinding,
     RedFlagSection,
+    ReferralEntry,
     SectionEntry,
 )
 from painpath.engine.durable_adapter import DurableCore
 from painpath.engine.kleene import T, U, compile_stratum
-from painpath.engine.language import URGENCY_ORDER
 from painpath.engine.loader import check_overrides, load_ruleset, load_site_config
+from painpath.engine.sections import NOTHING, Context, Ladder, possible_findings, reason_of, resolve
+from painpath.engine.vocabulary import NO_URGENCY
 from painpath.errors import EngineError
 from painpath.facts import PatientFacts, flatten
 
 log = structlog.get_logger("painpath.engine")
 
 Evaluator = Literal["durable", "kleene"]
-BEST_PRACTICE_COUNT = 11
-_NOTHING = "no_conclusion"
-"""Every rule of the section was definitely false: nothing applies."""
-_URGENCY_RANK = {u: i for i, u in enumerate(URGENCY_ORDER)}
-
-
-_NOTHING_ENTRY = SectionEntry(_NOTHING, ())
-_REDIRECT_SETTINGS = ("paediatric_service", "case_management_first")
-"""Triage settings that are a service to go to instead of (or before) an adult PMP: shown with a PMP that
-is ``not_suitable`` or ``not_yet`` as well, so the decision says where to refer."""
 
 
 @dataclass
@@ -67,44 +58,6 @@ class EngineStats:
 def _get(rule: ir.Rule, name: str) -> Any:
     """An attribute of a rule's conclusion, or None when that conclusion kind has none."""
     return getattr(rule.concludes, name, None)
-
-
-def _reason(rule: ir.Rule) -> Reason:
-    text = _get(rule, "reason") or _get(rule, "action") or _get(rule, "text") or ""
-    return Reason(rule, str(text), _get(rule, "instead"))
-
-
-class Ladder:
-    """A section's rules grouped by the status they conclude, strongest first.
-
-    ``steps`` is ``((status, rule indices), ...)``; ``fetch`` reads all their results at once (C speed),
-    and ``spans`` locates each step's slice of what it returns.
-    """
-
-    __slots__ = ("fetch", "indices", "spans", "steps")
-
-    def __init__(self, steps: tuple[tuple[str, tuple[int, ...]], ...]) -> None:
-        self.steps = steps
-        self.indices = tuple(i for _status, idx in steps for i in idx)
-        getter = operator.itemgetter(*self.indices) if self.indices else None
-        if getter is None:
-            self.fetch: Callable[[list[int]], tuple[int, ...]] = lambda _results: ()
-        elif len(self.indices) == 1:
-            self.fetch = lambda results: (getter(results),)
-        else:
-            self.fetch = getter
-        spans = []
-        pos = 0
-        for status, idx in steps:
-            spans.append((status, idx, pos, pos + len(idx)))
-            pos += len(idx)
-        self.spans = tuple(spans)
-
-    def limited(self, limit: int) -> Ladder:
-        """The same ladder without the rules at or after index ``limit`` (not evaluated yet)."""
-        if all(i < limit for i in self.indices):
-            return self
-        return Ladder(tuple((status, tuple(i for i in idx if i < limit)) for status, idx in self.steps))
 
 
 class Engine:
@@ -166,7 +119,10 @@ class Engine:
         decision_id = str(uuid.uuid4())
         evaluated: list[tuple[tuple[ir.Rule, ...], tuple[int, ...], tuple[int, ...]]] = []
         results: list[int] = []
+        stratum_values: list[Sequence[int]] = []
         sections: dict[str, Any] = {}
+        ctx = Context(self._rules, results, self._stratum_of, stratum_values, self._groups, self._index_of, lambda: ())
+        ctx.screen_missing = lambda: self._screen_missing(ctx, flat)
         problems: list[str] = []
         self._count("evaluations")
         try:
@@ -179,6 +135,7 @@ class Engine:
                 values_list = [U] * stratum.leaf_count
                 mine = self._kleene[k](flat, values_list)
                 results.extend(mine)
+                stratum_values.append(values_list)
                 evaluated.append((stratum.rules, mine, tuple(values_list)))
                 if evaluator == "durable":
                     durable = self._durable.fired(k, flat)
@@ -197,7 +154,7 @@ class Engine:
                             ruleset_hash=self.ruleset.content_hash[:12],
                         )
                         break
-                flat.update(self._derive(k, stratum, results, sections, flat))
+                flat.update(self._derive(k, stratum, ctx, sections, flat))
         except EngineError as exc:
             self._count("engine_errors")
             problems.append(str(exc))
@@ -211,6 +168,7 @@ class Engine:
             "ruleset_name": self.ruleset.name,
             "ruleset_version": self.ruleset.version,
             "ruleset_hash": self.ruleset.content_hash,
+            "vocabulary": self.ruleset.vocabulary,
             "evaluator": evaluator,
             "parameters": self._parameter_uses,
             "facts": flat,
@@ -228,39 +186,40 @@ class Engine:
 
     # -- derived facts and sections -------------------------------------------------------------
 
-    def _ladder(self, indices: list[int], precedence: tuple[str, ...]) -> Ladder:
-        return Ladder(tuple((status, tuple(i for i in indices if self._key[i] == status)) for status in precedence))
-
     def _plan(self) -> None:
-        """Precompute, per stratum and section, the rule indices, keys and constant texts used per patient."""
+        """Precompute, per stratum and section, the rule indices, ladders and constant texts used per patient."""
+        vocab = self.ruleset.vocabulary
         catalogue = self.ruleset.derived_catalogue
         rules = self.ruleset.rules
+        self._rules = rules
         self._first: list[int] = []
+        self._stratum_of: list[int] = []
         pos = 0
-        for stratum in self.ruleset.strata:
+        for k, stratum in enumerate(self.ruleset.strata):
             self._first.append(pos)
+            self._stratum_of.extend([k] * len(stratum.rules))
             pos += len(stratum.rules)
         self._ids = [r.id for r in rules]
+        self._index_of = {r.id: i for i, r in enumerate(rules)}
         self._rule_paths = [f"derived.rule.{r.id}" for r in rules]
-        self._kind = [r.concludes.kind for r in rules]
-        self._reasons = [_reason(r) for r in rules]
-        self._key = [str(_get(r, "setting") or _get(r, "status") or "") for r in rules]
-        self._rank = [_URGENCY_RANK.get(str(_get(r, "urgency")), len(URGENCY_ORDER)) for r in rules]
+        self._reasons = [reason_of(r) for r in rules]
+        rank = vocab.urgency_rank
+        self._rank = [rank.get(str(_get(r, "urgency")), len(rank)) for r in rules]
         groups: dict[str, list[int]] = {}
         for i, r in enumerate(rules):
             for g in r.groups:
                 groups.setdefault(g, []).append(i)
+        self._groups = {g: tuple(idx) for g, idx in groups.items()}
         self._groups_at: list[list[tuple[str, tuple[int, ...]]]] = [[] for _ in self.ruleset.strata]
         for g, idx in groups.items():
             path = f"derived.group.{g}"
             at = catalogue[path][2] - 1
             self._groups_at[at].append((path, tuple(idx)))
         by_kind: dict[str, list[int]] = {}
-        for i, kind in enumerate(self._kind):
-            by_kind.setdefault(kind, []).append(i)
-        self._urgent = tuple(by_kind.get("red_flag", []) + by_kind.get("safety_alert", []))
+        for i, r in enumerate(rules):
+            by_kind.setdefault(r.concludes.kind, []).append(i)
+        self._urgent = tuple(i for kind in vocab.urgent_kinds for i in by_kind.get(kind, []))
         self._urgency_at = catalogue.get("derived.urgency.highest", ("", (), 0))[2] - 1
-        self._pmp_at = catalogue.get("derived.pmp.status", ("", (), 0))[2] - 1
         # red-flag findings, most urgent first (stable: rule order within an urgency)
         self._findings = {
             i: RedFlagFinding(r, _get(r, "condition"), _get(r, "urgency"), _get(r, "action"))
@@ -271,73 +230,71 @@ class Engine:
             tuple(sorted((i for i in self._findings if rules[i].stratum == s.id), key=lambda i: (self._rank[i], i)))
             for s in self.ruleset.strata
         ]
-        self._pmp_ladder = self._ladder(
-            by_kind.get("pmp", []), self._precedence("pmp", ("not_suitable", "not_yet", "not_indicated", "recommended"))
-        )
-        self._triage_ladder = self._ladder(
-            by_kind.get("triage", []),
-            self._precedence(
-                "triage", ("paediatric_service", "case_management_first", "residential", "young_adult", "outpatient")
-            ),
-        )
-        self._options_at: list[list[tuple[str, str, Ladder, str | None]]] = [[] for _ in self.ruleset.strata]
-        option_rules: dict[str, list[int]] = {}
-        for i in by_kind.get("pathway", []):
-            option_rules.setdefault(str(_get(rules[i], "option")), []).append(i)
-        pathway_order = self._precedence("pathway", ("not_recommended", "recommended", "consider"))
-        for path, (_kind, _vocab, first) in catalogue.items():
-            if path.startswith("derived.pathway."):
-                option = path.removeprefix("derived.pathway.")
-                idx = option_rules[option]
-                evidence = next((_get(rules[i], "evidence") for i in idx if _get(rules[i], "evidence")), None)
-                self._options_at[first - 1].append((option, path, self._ladder(idx, pathway_order), evidence))
-        adherence_order = self._precedence("adherence", ("not_met", "met", "not_applicable"))
-        advised = {
-            i: str(_get(r, "advice")) for i, r in enumerate(rules) if self._key[i] == "not_met" and _get(r, "advice")
-        }
-        rec_rules: dict[str, list[int]] = {str(n): [] for n in range(1, BEST_PRACTICE_COUNT + 1)}
-        for i in by_kind.get("adherence", []):
-            rec_rules.setdefault(str(_get(rules[i], "recommendation")), []).append(i)
-        self._recommendations = [
-            (
-                key,
-                self._ladder(idx, adherence_order),
-                tuple((i, advised[i]) for i in idx if i in advised),
-            )
-            for key, idx in rec_rules.items()
+        self._urgent_at = [
+            tuple(sorted((i for i in self._urgent if rules[i].stratum == s.id), key=lambda i: (self._rank[i], i)))
+            for s in self.ruleset.strata
         ]
-        self._adherence_at = max(
-            (k for k, s in enumerate(self.ruleset.strata) if any(r.concludes.kind == "adherence" for r in s.rules)),
-            default=-1,
+        sections = vocab.sections
+        status_of = [self._status_value(r) for r in rules]
+        self._status_of = status_of
+
+        def keyed(name: str) -> dict[str, list[int]]:
+            spec = sections[name]
+            out: dict[str, list[int]] = {key: [] for key in spec.items}
+            for i in by_kind.get(spec.kind, []):
+                out.setdefault(str(getattr(rules[i].concludes, spec.key or "")), []).append(i)
+            return out
+
+        self._pmp_spec = sections.get("pmp")
+        self._triage_spec = sections.get("triage")
+        self._pmp_ladder = Ladder.of(self._pmp_spec, by_kind.get("pmp", []), status_of) if self._pmp_spec else None
+        self._triage_ladder = (
+            Ladder.of(self._triage_spec, by_kind.get("triage", []), status_of) if self._triage_spec else None
         )
+        self._pmp_at = catalogue.get("derived.pmp.status", ("", (), 0))[2] - 1
+        # keyed sections (pathways, referrals, adherence): one ladder per key, resolved in the last stratum
+        # that concludes on it
+        self._keyed_at: list[list[tuple[str, str, Ladder, str | None, str | None]]] = [[] for _ in self.ruleset.strata]
+        for name in ("pathway", "referral", "adherence"):
+            spec = sections.get(name)
+            if spec is None:
+                continue
+            for key, idx in keyed(name).items():
+                at = max((self._stratum_of[i] for i in idx), default=len(self.ruleset.strata) - 1)
+                evidence = next((_get(rules[i], "evidence") for i in idx if _get(rules[i], "evidence")), None)
+                dpath = spec.derived_path(rules[idx[0]].concludes) if idx else None
+                self._keyed_at[at].append((name, key, Ladder.of(spec, idx, status_of), evidence, dpath))
+        self._advice = {i: str(_get(r, "advice")) for i, r in enumerate(rules) if _get(r, "advice")}
+        self._contents = {i: tuple(_get(r, "contents") or ()) for i, r in enumerate(rules) if _get(r, "contents")}
         self._alerts = tuple(sorted(by_kind.get("safety_alert", []), key=lambda i: (self._rank[i], i)))
         self._notes = tuple(by_kind.get("note", []))
 
-    def _resolve(self, ladder: Ladder, results: list[int]) -> SectionEntry:
-        """Pick the strongest status that fired; an undetermined stronger status makes it undetermined."""
-        values = ladder.fetch(results)
-        if not any(values):
-            return _NOTHING_ENTRY  # every rule definitely false (F == 0): the common case
-        for status, indices, start, end in ladder.spans:
-            step = values[start:end]
-            if T in step:
-                reasons = self._reasons
-                return SectionEntry(status, tuple(reasons[i] for i, v in zip(indices, step, strict=True) if v == T))
-            if U in step:
-                ids = self._ids
-                return SectionEntry(
-                    "undetermined", (), tuple(ids[i] for i, v in zip(indices, step, strict=True) if v == U)
-                )
-        return _NOTHING_ENTRY
+    def _status_value(self, rule: ir.Rule) -> str:
+        """The status a rule concludes in its section (``""`` for kinds without a section)."""
+        spec = self.ruleset.vocabulary.section_of_kind.get(rule.concludes.kind)
+        return str(getattr(rule.concludes, spec.field)) if spec is not None else ""
+
+    def _screen_missing(self, ctx: Context, flat: Mapping[str, Any]) -> tuple[str, ...]:
+        """What the red-flag screen still needs: unknowns of undetermined findings, then unanswered items."""
+        missing: dict[str, None] = {}
+        for k, stratum in enumerate(self.ruleset.strata):
+            if stratum.screen_requires is None or k >= len(ctx.values):
+                continue
+            for i in self._red_flag_order[k]:
+                if ctx.results[i] == U:
+                    missing.update(dict.fromkeys(ctx.unknown_facts(i)))
+            missing.update((p, None) for p in stratum.screen_requires if flat.get(p) is None)
+        return tuple(missing)
 
     def _derive(
         self,
         k: int,
         stratum: ir.StratumIR,
-        results: list[int],
+        ctx: Context,
         sections: dict[str, Any],
         flat: Mapping[str, Any],
     ) -> dict[str, Any]:
+        results = ctx.results
         first = self._first[k]
         paths = self._rule_paths
         derived: dict[str, Any] = {paths[i]: results[i] == T for i in range(first, len(results)) if results[i] != U}
@@ -348,92 +305,120 @@ class Engine:
             elif U not in statuses:
                 derived[path] = False
         if stratum.screen_requires is not None:
-            section = self._red_flags(k, stratum, results, flat)
+            section = self._red_flags(k, stratum, ctx, flat)
             sections["red_flags"] = section
             derived[f"derived.{stratum.id}.screen"] = section.status
+            if section.status in ("absent", "present"):
+                derived[f"derived.{stratum.id}.clear"] = section.status == "absent"
         if k == self._urgency_at:
             highest = self._highest_urgency(results)
             if highest is not None:
                 derived["derived.urgency.highest"] = highest
-        if k == self._pmp_at:
-            pmp_section = self._pmp(results)
+        if k == self._pmp_at and self._pmp_ladder is not None:
+            pmp_section = self._pmp(ctx)
             sections["pmp"] = pmp_section
-            if pmp_section.status != "undetermined":
+            if pmp_section.entry is not None and pmp_section.entry.certainty == "definite":
                 derived["derived.pmp.status"] = pmp_section.status
-            if pmp_section.setting is not None and pmp_section.setting != "undetermined":
-                derived["derived.triage.setting"] = pmp_section.setting
-        if self._options_at[k]:
-            entries = list(sections.get("pathways", ()))
-            for option, path, ladder, evidence in self._options_at[k]:
-                entry = self._resolve(ladder, results)
-                if entry.status == _NOTHING:
-                    continue  # no rule for this option applies to this patient: not listed
-                entries.append(PathwayEntry(option, entry, evidence))
-                if entry.status != "undetermined":
-                    derived[path] = entry.status
-            sections["pathways"] = tuple(entries)
-        if k == self._adherence_at:
-            sections["best_practice"] = self._best_practice(results)
+            setting_entry = pmp_section.setting_entry
+            if setting_entry is not None and setting_entry.certainty == "definite":
+                derived["derived.triage.setting"] = setting_entry.status
+        for name, key, ladder, evidence, dpath in self._keyed_at[k]:
+            spec = self.ruleset.vocabulary.sections[name]
+            entry = resolve(ladder, spec, ctx)
+            if name == "adherence":
+                if entry.status in ("undetermined", NOTHING):
+                    entry = SectionEntry("unknown", entry.reasons, entry.blocked_by)
+                idx = ladder.indices
+                gap = spec.precedence[0]
+                advice = tuple(
+                    self._advice[i] for i in idx if results[i] == T and i in self._advice and self._status_of[i] == gap
+                )
+                sections.setdefault("best_practice", []).append(AdherenceEntry(key, entry, advice))
+                continue
+            if entry.status == NOTHING:
+                continue  # no rule for this key applies to this patient: not listed
+            if name == "pathway":
+                sections.setdefault("pathways", []).append(PathwayEntry(key, entry, evidence))
+            else:
+                contents = tuple(
+                    item for i in ladder.indices if results[i] in (T, U) for item in self._contents.get(i, ())
+                )
+                sections.setdefault("referrals", []).append(ReferralEntry(key, entry, tuple(dict.fromkeys(contents))))
+            if dpath is not None and entry.certainty == "definite":
+                derived[dpath] = entry.status
         if k == len(self.ruleset.strata) - 1:
             reasons = self._reasons
             sections["safety_alerts"] = tuple(reasons[i] for i in self._alerts if results[i] == T)
             sections["notes"] = tuple(reasons[i] for i in self._notes if results[i] == T)
+            for name in ("pathways", "referrals", "best_practice"):
+                if name in sections:
+                    sections[name] = tuple(sections[name])
         return derived
 
     def _highest_urgency(self, results: list[int]) -> str | None:
+        urgencies = self.ruleset.vocabulary.urgencies
         limit = len(results)
         fired = [self._rank[i] for i in self._urgent if i < limit and results[i] == T]
-        best = min(fired) if fired else len(URGENCY_ORDER)
+        best = min(fired) if fired else len(urgencies)
         unsure = [self._rank[i] for i in self._urgent if i < limit and results[i] == U]
         if unsure and min(unsure) < best:
             return None
-        return URGENCY_ORDER[best] if best < len(URGENCY_ORDER) else "none"
+        return urgencies[best] if best < len(urgencies) else NO_URGENCY
 
-    def _red_flags(self, k: int, stratum: ir.StratumIR, results: list[int], flat: Mapping[str, Any]) -> RedFlagSection:
+    def _red_flags(self, k: int, stratum: ir.StratumIR, ctx: Context, flat: Mapping[str, Any]) -> RedFlagSection:
+        results = ctx.results
         findings = tuple(self._findings[i] for i in self._red_flag_order[k] if results[i] == T)
+        possible = possible_findings(self._urgent_at[k], ctx, self.ruleset.vocabulary, findings)
         requires = stratum.screen_requires or ()
         if findings:
             status = "present"
+        elif any(p.rule.concludes.kind == "red_flag" for p in possible):
+            status = "possible"
         elif any(flat.get(path) is None for path in requires) or any(results[i] == U for i in self._red_flag_order[k]):
             status = "incomplete"
         else:
             status = "absent"
-        return RedFlagSection(status, findings, requires)  # type: ignore[arg-type]
+        return RedFlagSection(status, findings, requires, possible)  # type: ignore[arg-type]
 
-    def _precedence(self, section: str, default: tuple[str, ...]) -> tuple[str, ...]:
-        return self.ruleset.precedence.get(section, default)
-
-    def _pmp(self, results: list[int]) -> PmpSection:
-        entry = self._resolve(self._pmp_ladder, results)
-        if entry.status == _NOTHING:
+    def _pmp(self, ctx: Context) -> PmpSection:
+        if self._pmp_ladder is None or self._pmp_spec is None:
+            raise EngineError("the ruleset has no PMP section", [])
+        results = ctx.results
+        entry = resolve(self._pmp_ladder, self._pmp_spec, ctx)
+        if entry.status == NOTHING:
             entry = SectionEntry("undetermined", ())
         preparation: list[str] = []
         setting: str | None = None
         setting_reasons: tuple[Reason, ...] = ()
-        if entry.status == "recommended":
+        setting_entry: SectionEntry | None = None
+        positive = entry.status if entry.certainty == "definite" else entry.conditional
+        spec = self._pmp_spec
+        if positive is not None and spec.polarity.get(positive) == "positive":
             for reason in entry.reasons:
                 preparation.extend(getattr(reason.rule.concludes, "preparation", []))
-            ladder = self._triage_ladder.limited(len(results))
-            if ladder.indices:
-                t = self._resolve(ladder, results)
-                setting = None if t.status == _NOTHING else t.status
-                setting_reasons = t.reasons
-        elif entry.status in ("not_suitable", "not_yet"):
+            if self._triage_ladder is not None and self._triage_spec is not None:
+                ladder = self._triage_ladder.limited(len(results))
+                if ladder.indices:
+                    t = resolve(ladder, self._triage_spec, ctx)
+                    if t.status != NOTHING:
+                        setting_entry = t
+                        setting = t.conditional if t.certainty == "conditional" else t.status
+                        setting_reasons = t.reasons
+        elif entry.status in spec.polarity and spec.polarity[entry.status] == "negative" and self._triage_ladder:
             limit = len(results)
             for status, idx in self._triage_ladder.steps:
                 fired = [i for i in idx if i < limit and results[i] == T]
-                if status in _REDIRECT_SETTINGS and fired:
+                if status in spec.redirects and fired:
                     setting, setting_reasons = status, tuple(self._reasons[i] for i in fired)
+                    setting_entry = SectionEntry(status, setting_reasons)
                     break
         return PmpSection(
-            entry.status, setting, entry.reasons, setting_reasons, tuple(dict.fromkeys(preparation)), entry.blocked_by
+            entry.status,
+            setting,
+            entry.reasons,
+            setting_reasons,
+            tuple(dict.fromkeys(preparation)),
+            entry.blocked_by,
+            entry,
+            setting_entry,
         )
-
-    def _best_practice(self, results: list[int]) -> tuple[AdherenceEntry, ...]:
-        out = []
-        for key, ladder, advice in self._recommendations:
-            entry = self._resolve(ladder, results)
-            if entry.status in ("undetermined", _NOTHING):
-                entry = SectionEntry("unknown", entry.reasons, entry.blocked_by)
-            out.append(AdherenceEntry(key, entry, tuple(text for i, text in advice if results[i] == T)))
-        return tuple(out)
