@@ -13,9 +13,8 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from painpath.engine import ir
+from painpath.engine import Engine, ir
 from painpath.engine.durable_adapter import DurableCore
-from painpath.engine import Engine
 from painpath.engine.kleene import T, compile_stratum, reference_value
 from painpath.errors import EngineError, FactsValidationError
 from painpath.facts import CATALOGUE, flatten, parse_facts, unflatten

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from painpath.engine import ir
+from painpath.engine import Engine, ir
 from painpath.engine.contract import DecisionDocument
 from painpath.engine.durable_adapter import DurableCore
-from painpath.engine import Engine
 from painpath.engine.render import decision_to_dict
 from painpath.facts import CATALOGUE, parse_facts
 

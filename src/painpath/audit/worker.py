@@ -25,8 +25,8 @@ from typing import Any
 from painpath.audit.measures import POPULATIONS, MeasureSet, build_measures, classify, explain
 from painpath.audit.readers import FORMATS
 from painpath.audit.synth import ID_PREFIX
-from painpath.engine.decision import Decision, PmpSection, Reason
 from painpath.engine import Engine
+from painpath.engine.decision import Decision, PmpSection, Reason
 from painpath.engine.render import decision_to_text
 from painpath.errors import FactsValidationError
 

@@ -17,8 +17,7 @@ from typing import Any
 import structlog
 
 from painpath.audit.readers import FORMATS
-from painpath.engine import ir
-from painpath.engine import Engine
+from painpath.engine import Engine, ir
 from painpath.engine.loader import load_ruleset
 from painpath.engine.render import decision_to_dict, decision_to_text, rule_summary
 from painpath.engine.vectors import run_vectors
