@@ -11,15 +11,16 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import jsonschema_rs
 import pytest
 
 from painpath import schemas
-from painpath.engine import contract, language
+from painpath.engine import contract, load_ruleset
 from painpath.engine.contract import DecisionDocument
-from tests.conftest import ROOT
+from painpath.engine.vocabulary import COMPARISON_OPS
+from tests.conftest import ROOT, RULES
 from tests.scenarios.test_scenarios import VIGNETTES, write_facts
 
 SCHEMA = ROOT / "schemas" / "decision.schema.json"
@@ -32,16 +33,26 @@ def test_every_generated_schema_is_current() -> None:
 
 
 def test_contract_vocabularies_cover_the_rule_language() -> None:
-    """Every status a rule can conclude is a status the contract documents."""
+    """Every status a rule can conclude is a status the contract documents (both read the one vocabulary
+    of rules/ruleset.yaml), and the contract's operators are the language's."""
+    defs = contract.DecisionDocument.model_json_schema()["$defs"]
 
-    def literal(model: type[Any], name: str) -> set[str]:
-        return set(get_args(model.model_fields[name].annotation))
+    def enum(model: str, name: str) -> set[str]:
+        prop = defs[model]["properties"][name]
+        return {v for option in [prop, *prop.get("anyOf", [])] for v in option.get("enum", [])}
 
-    assert literal(language.PmpConclusion, "status") <= set(get_args(contract.PmpStatus))
-    assert literal(language.TriageConclusion, "setting") <= set(get_args(contract.Setting))
-    assert literal(language.PathwayConclusion, "status") <= set(get_args(contract.PathwayStatus))
-    assert literal(language.AdherenceConclusion, "status") <= set(get_args(contract.AdherenceStatus))
-    assert set(language.COMPARISON_OPS) == set(get_args(contract.Operator))
+    ruleset = load_ruleset(RULES)
+    concluded: dict[str, set[str]] = {}
+    for rule in ruleset.rules:
+        spec = ruleset.vocabulary.section_of_kind.get(rule.concludes.kind)
+        if spec is not None:
+            concluded.setdefault(spec.name, set()).add(str(getattr(rule.concludes, spec.field)))
+    assert concluded["pmp"] <= enum("DecisionPmp", "status")
+    assert concluded["triage"] <= enum("DecisionPmp", "setting") - {"undetermined"}
+    assert concluded["pathway"] <= enum("DecisionPathway", "status")
+    assert concluded["adherence"] <= enum("DecisionAdherence", "status")
+    assert concluded["referral"] <= enum("DecisionReferral", "status")
+    assert set(COMPARISON_OPS) == enum("DecisionClause", "op")
 
 
 @pytest.fixture(scope="module")

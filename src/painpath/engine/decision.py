@@ -302,8 +302,15 @@ class Decision:
                 for path in p.settle:
                     note(path, p.rule.id, 0, k)
         blocking = self.section_blockers
+        unasked = {
+            spec.kind
+            for spec in vocab.sections.values()
+            if spec.requested_by is not None and self.facts.get(spec.requested_by) is None
+        }
         for o in self.undetermined:
             c = o.rule.concludes
+            if c.kind in unasked:
+                continue  # e.g. no referral is being considered: nothing to answer, nothing to ask
             urgent = c.kind in vocab.urgent_kinds
             r = vocab.kind_rank.get(c.kind, 99) + vocab.urgency_rank.get(getattr(c, "urgency", ""), 0)
             tier = 1 if urgent else (2 if o.rule.id in blocking else 3)

@@ -299,6 +299,7 @@ class SectionFile(Strict):
     display_order: list[StrictStr] = Field(default_factory=list)
     redirects: list[StrictStr] = Field(default_factory=list)
     items: list[StrictStr] = Field(default_factory=list)
+    requested_by: StrictStr | None = Field(default=None, description="A set fact naming the entries asked for.")
     derived: Literal["one", "per_key", "none"] = Field(
         default="none",
         description="How later strata read the section: one `derived.<section>.<field>`, one per key, or not at all.",

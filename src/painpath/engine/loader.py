@@ -174,8 +174,12 @@ def _vocabulary(raw: VocabularyFile, guidelines: dict[str, Guideline], col: _Col
             redirects=tuple(sec.redirects),
             items=tuple(sec.items),
             derived=sec.derived,
+            requested_by=sec.requested_by,
             cites=tuple(sec.cites),
         )
+    for name, spec in sections.items():
+        if spec.requested_by is not None and spec.requested_by not in CATALOGUE:
+            col.add(file, f"vocabulary.sections.{name}.requested_by", f"unknown fact '{spec.requested_by}'")
     triage = sections.get("triage")
     for name, spec in sections.items():
         for r in spec.redirects:
@@ -197,7 +201,15 @@ def _check_conclusion(
     c = rule.concludes
     urgency = getattr(c, "urgency", None)
     if urgency is not None and urgency not in vocab.urgencies:
-        col.add(file, "concludes.urgency", f"unknown urgency '{urgency}'", rule.id, suggest(urgency, vocab.urgencies))
+        words = [f"'{u}'" for u in vocab.urgencies]
+        allowed = ", ".join(words[:-1]) + f" or {words[-1]}" if len(words) > 1 else words[0]
+        col.add(
+            file,
+            "concludes.urgency",
+            f"unknown urgency '{urgency}': Input should be {allowed}",
+            rule.id,
+            suggest(urgency, vocab.urgencies),
+        )
     section = vocab.section_of_kind.get(c.kind)
     if section is not None:
         value = getattr(c, section.field)

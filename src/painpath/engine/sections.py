@@ -217,13 +217,18 @@ def _bounded(
 
 
 def possible_findings(
-    indices: Sequence[int], ctx: Context, vocab: Vocabulary, present: Sequence[RedFlagFinding]
+    indices: Sequence[int],
+    ctx: Context,
+    vocab: Vocabulary,
+    present: Sequence[RedFlagFinding],
+    facts: Mapping[str, object],
 ) -> tuple[PossibleFinding, ...]:
     """Undetermined urgent rules (red flags, safety alerts) with positive evidence, most urgent first.
 
     Evidence: a comparison that supports the rule when true (under an even number of ``not``), is
-    definitely true, and reads one of the facts the rule's ``possible.evidence`` names (every fact it
-    reads when it names none). Rules of the same condition (the same groups) fold into the most
+    definitely true, reads one of the facts the rule's ``possible.evidence`` names (every fact it
+    reads when it names none), and is not a recorded "no" (a yes/no fact answered false is never
+    evidence for anything). Rules of the same condition (the same groups) fold into the most
     urgent one; a condition already present is not repeated as possible.
     """
     rank = vocab.urgency_rank
@@ -239,7 +244,9 @@ def possible_findings(
             dict.fromkeys(
                 leaf.path
                 for leaf in ir.positive_leaves(rule.when)
-                if values[leaf.index] == T and (allowed is None or leaf.path in allowed)
+                if values[leaf.index] == T
+                and facts.get(leaf.path) is not False
+                and (allowed is None or leaf.path in allowed)
             )
         )
         if not evidence:

@@ -340,8 +340,11 @@ class Engine:
             if name == "pathway":
                 sections.setdefault("pathways", []).append(PathwayEntry(key, entry, evidence))
             else:
+                if spec.requested_by is not None and key not in (flat.get(spec.requested_by) or ()):
+                    continue  # only the referrals asked for are answered
+                answered = {r.rule.id for r in entry.reasons}
                 contents = tuple(
-                    item for i in ladder.indices if results[i] in (T, U) for item in self._contents.get(i, ())
+                    item for i in ladder.indices if self._ids[i] in answered for item in self._contents.get(i, ())
                 )
                 sections.setdefault("referrals", []).append(ReferralEntry(key, entry, tuple(dict.fromkeys(contents))))
             if dpath is not None and entry.certainty == "definite":
@@ -368,7 +371,7 @@ class Engine:
     def _red_flags(self, k: int, stratum: ir.StratumIR, ctx: Context, flat: Mapping[str, Any]) -> RedFlagSection:
         results = ctx.results
         findings = tuple(self._findings[i] for i in self._red_flag_order[k] if results[i] == T)
-        possible = possible_findings(self._urgent_at[k], ctx, self.ruleset.vocabulary, findings)
+        possible = possible_findings(self._urgent_at[k], ctx, self.ruleset.vocabulary, findings, flat)
         requires = stratum.screen_requires or ()
         if findings:
             status = "present"

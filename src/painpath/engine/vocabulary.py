@@ -81,6 +81,8 @@ class SectionSpec:
     redirects: tuple[str, ...]
     items: tuple[str, ...]
     cites: tuple[str, ...]
+    requested_by: str | None = None
+    """A set fact naming the entries asked for (referrals): only those are answered."""
     derived: str = "none"
     """How later strata read it: ``one`` (``derived.<name>.<field>``), ``per_key`` or ``none``."""
 
