@@ -21,7 +21,8 @@ from typing import Any, TextIO
 
 import yaml
 
-from painpath.facts import CATALOGUE, unflatten
+from painpath.errors import FactsValidationError
+from painpath.facts import CATALOGUE, parse_facts, unflatten
 from painpath.facts.catalogue import FactSpec
 
 RATES_FILE = Path(__file__).with_name("synth_rates.yaml")
@@ -106,6 +107,27 @@ def _value(rng: random.Random, rates: Rates, spec: FactSpec, group: str) -> Any:
     return _set(rng, rates, spec)
 
 
+def _drop_inconsistent(flat: dict[str, Any]) -> dict[str, Any]:
+    """The nested document, without the facts of any model that rejects its own independent draws.
+
+    Facts are drawn one by one, so an instrument's scores can contradict each other (a STarT Back
+    risk group and its total); such a group of facts is left out, as if it had not been recorded.
+    """
+    for _ in range(len(_GROUPS_OF_FACTS)):
+        doc = unflatten(flat)
+        try:
+            parse_facts(doc)
+        except FactsValidationError as exc:
+            bad = {p.location for p in exc.problems}
+            flat = {k: v for k, v in flat.items() if not any(k.startswith(b + ".") or k == b for b in bad)}
+            continue
+        return doc
+    return unflatten(flat)
+
+
+_GROUPS_OF_FACTS = frozenset(path.rsplit(".", 1)[0] for path in CATALOGUE)
+
+
 def synthetic_patient(rng: random.Random, rates: Rates | None = None, patient_id: str | None = None) -> dict[str, Any]:
     """One synthetic patient's facts document (nested, as ``parse_facts`` takes it)."""
     rates = rates or load_rates()
@@ -122,7 +144,7 @@ def synthetic_patient(rng: random.Random, rates: Rates | None = None, patient_id
         if mode[group] < 1.0 and rng.random() >= mode[group]:
             continue
         flat[path] = _value(rng, rates, spec, group)
-    doc = unflatten(flat)
+    doc = _drop_inconsistent(flat)
     if patient_id is not None:
         doc = {"patient_id": patient_id, **doc}
     return doc

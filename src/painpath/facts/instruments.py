@@ -3,13 +3,15 @@
 Each instrument declares its published structure (number of items, item range, reverse-scored
 items, subscales) as class data. Where items are given, the total and subscales are computed from
 them, and a total that disagrees with its items is an error. Only arithmetic lives here: what a score
-*means* (cut-offs, risk groups) is decided by the rules, with citations.
+*means* (cut-offs, risk groups) is decided by the rules and ``rules/scores.yaml``, with citations. The
+one exception is the STarT Back risk group, which may be entered directly: it is checked against the
+total and subscale by the tool's published scoring (a test keeps it equal to ``rules/scores.yaml``).
 """
 
 from __future__ import annotations
 
 import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, StrictInt, model_validator
 
@@ -78,13 +80,49 @@ class ScoredInstrument(FactModel):
             setattr(self, name, value)
 
 
+StartBackRisk = Literal["low", "medium", "high"]
+
+
 class StartBack(ScoredInstrument):
     """Keele STarT Back Screening Tool (9 items; item 9 dichotomised: 1 = 'very much' or 'extremely')."""
 
     N_ITEMS = 9
     ITEM_MAX = 1
     SUBSCALES: ClassVar[dict[str, tuple[int, ...]]] = {"psychosocial": (5, 6, 7, 8, 9)}
+    LOW_RISK_MAX_TOTAL: ClassVar[int] = 3
+    """Keele scoring: a total at or below this is low risk (Hill 2008)."""
+    HIGH_RISK_MIN_PSYCHOSOCIAL: ClassVar[int] = 4
+    """Keele scoring: a psychosocial subscale at or above this is high risk; otherwise medium (Hill 2008)."""
     psychosocial: StrictInt | None = Field(default=None, ge=0, le=5, description="Items 5-9 (distress subscale).")
+    risk: StartBackRisk | None = Field(
+        default=None,
+        description="Risk group (low, medium, high) entered directly when the items or total are not known.",
+    )
+
+    def possible_risks(self) -> frozenset[str]:
+        """The risk groups that the recorded total and psychosocial subscale allow (all three if neither)."""
+        groups = {"low", "medium", "high"}
+        if self.total is not None:
+            groups &= {"low"} if self.total <= self.LOW_RISK_MAX_TOTAL else {"medium", "high"}
+        if self.psychosocial is not None:
+            groups &= {"high"} if self.psychosocial >= self.HIGH_RISK_MIN_PSYCHOSOCIAL else {"low", "medium"}
+        return frozenset(groups)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StartBack:
+        if self.total is not None and self.psychosocial is not None:
+            other = self.total - self.psychosocial
+            if not 0 <= other <= 4:
+                raise ValueError(
+                    f"psychosocial {self.psychosocial} does not fit total {self.total}: "
+                    "items 5-9 are part of the total, and items 1-4 add 0-4"
+                )
+        if self.risk is not None and self.risk not in self.possible_risks():
+            scores = ((name, getattr(self, name)) for name in ("total", "psychosocial"))
+            given = " and ".join(f"{name} {value}" for name, value in scores if value is not None)
+            allowed = " or ".join(g for g in ("low", "medium", "high") if g in self.possible_risks())
+            raise ValueError(f"risk '{self.risk}' disagrees with {given}, which give {allowed} (Keele scoring)")
+        return self
 
 
 class Phq9(ScoredInstrument):
