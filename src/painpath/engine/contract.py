@@ -230,6 +230,17 @@ class DecisionPmp(DecisionResolved):
     )
 
 
+class DecisionScore(Contract):
+    """An interpreted score: the band its published cut-offs put it in (rules/scores.yaml)."""
+
+    title: str
+    label: str
+    text: str
+    values: dict[str, Any] = Field(description="The scores the band was read from.")
+    source: Literal["score", "entered"] = Field(description="`entered`: the group was recorded directly.")
+    cites: list[str]
+
+
 class DecisionReferral(DecisionResolved):
     referral: str = Field(description="The requested referral (a value of `care.referrals_requested`).")
     status: ReferralStatus
@@ -354,6 +365,9 @@ class DecisionDocument(Contract):
     red_flags: DecisionRedFlags | SkipJsonSchema[None] = _optional("Absent only in `manual_review` decisions.")
     safety_alerts: list[DecisionSafetyAlert] | SkipJsonSchema[None] = _optional("Most urgent first.")
     pmp: DecisionPmp | SkipJsonSchema[None] = _optional("The Pain Management Programme decision.")
+    scores: dict[str, DecisionScore] | SkipJsonSchema[None] = _optional(
+        "Interpreted scores with their published bands, keyed by score id."
+    )
     referrals: list[DecisionReferral] | SkipJsonSchema[None] = _optional(
         "The answer to each requested referral (`care.referrals_requested`) that a rule answers."
     )

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from painpath.engine import ir
 from painpath.engine.kleene import F, T, U, supporting_leaves
+from painpath.engine.scores import ScoreBand
 from painpath.engine.vocabulary import Vocabulary
 
 RuleStatus = Literal["fired", "not_fired", "undetermined"]
@@ -185,6 +186,8 @@ class Decision:
     pmp: PmpSection | None = None
     pathways: tuple[PathwayEntry, ...] = ()
     referrals: tuple[ReferralEntry, ...] = ()
+    scores: Mapping[str, ScoreBand] = field(default_factory=dict)
+    """Interpreted scores (``rules/scores.yaml``): score id -> its band."""
     best_practice: tuple[AdherenceEntry, ...] = ()
     notes: tuple[Reason, ...] = ()
     manual_review_reason: str | None = None

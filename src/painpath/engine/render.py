@@ -9,6 +9,7 @@ from painpath.engine import ir
 from painpath.engine.decision import Decision, PossibleFinding, Proviso, Reason, RuleOutcome, SectionEntry
 from painpath.engine.kleene import NAMES, U, resolve_value
 from painpath.facts import CATALOGUE
+from painpath.facts.questions import load_questions
 
 
 def _jsonable(value: Any) -> Any:
@@ -92,7 +93,11 @@ def _reason(r: Reason) -> dict[str, Any]:
 
 
 def question_of(path: str) -> str:
-    """The plain-language question that records a fact (its catalogue description for now)."""
+    """The plain-language question that records a fact (``facts/questions.yaml``)."""
+    try:
+        return load_questions().question(path).text
+    except KeyError:
+        pass
     spec = CATALOGUE.get(path)
     return spec.description if spec is not None and spec.description else path
 
@@ -207,6 +212,17 @@ def decision_to_dict(decision: Decision, *, trace: Trace = "full") -> dict[str, 
             out["pmp"].update(_bounds(p.entry))
         if p.setting_entry is not None and p.setting_entry.certainty != "definite":
             out["pmp"]["setting_bounds"] = _bounds(p.setting_entry)
+    out["scores"] = {
+        sid: {
+            "title": b.title,
+            "label": b.label,
+            "text": b.text,
+            "values": {path: _jsonable(v) for path, v in b.values},
+            "source": b.source,
+            "cites": list(b.cites),
+        }
+        for sid, b in decision.scores.items()
+    }
     out["referrals"] = [
         {"referral": r.referral, **_entry(r.entry), "contents": [item.strip() for item in r.contents]}
         for r in decision.referrals
@@ -329,6 +345,11 @@ def decision_to_text(decision: Decision) -> str:
     if urgent:
         lines.append("ACT FIRST (most urgent first; this comes before any pathway advice):")
         lines.extend(urgent)
+    if decision.scores:
+        lines.append("Scores:")
+        for b in decision.scores.values():
+            read = ", ".join(f"{path.removeprefix('instruments.')} {_jsonable(v)}" for path, v in b.values)
+            lines.append(f"  - {b.title}: {b.text} ({read}; {', '.join(b.cites)})")
     rf = decision.red_flags
     if rf is not None:
         lines.append(f"Red-flag screen: {rf.status.upper()}")
