@@ -150,3 +150,30 @@ def test_issue11_absent_only_when_every_item_was_answered(tmp_path: Path) -> Non
     assert d["red_flags"]["status"] != "absent"
     d = decide(tmp_path, {"demographics": {"age": 40}, "red_flags": NO_RED_FLAGS})
     assert d["red_flags"]["status"] == "absent"
+
+
+def test_issue11_a_group_answer_records_several_facts_with_their_provenance(tmp_path: Path) -> None:
+    d = decide(tmp_path, {"demographics": {"age": 45}, "answered_groups": ["no_cauda_equina_symptoms"]})
+    group = {path: src for path, src in d["provenance"].items() if src == "group:no_cauda_equina_symptoms"}
+    assert set(group) >= {
+        "red_flags.saddle_anaesthesia",
+        "red_flags.bladder_dysfunction",
+        "red_flags.bowel_dysfunction",
+    }
+    assert "red_flags.saddle_anaesthesia" not in d["red_flags"]["missing"]
+    contradiction = evaluate(
+        tmp_path, {"answered_groups": ["no_cauda_equina_symptoms"], "red_flags": {"saddle_anaesthesia": True}}
+    )
+    assert contradiction.returncode == 3
+    assert "red_flags.saddle_anaesthesia" in contradiction.stderr
+
+
+def test_issue11_scores_are_interpreted_beside_the_score(tmp_path: Path) -> None:
+    facts = {"instruments": {"phq9": {"total": 12}, "start_back": {"total": 7, "psychosocial": 5}}}
+    scores = decide(tmp_path, facts)["scores"]
+    assert scores["phq9_severity"]["label"] == "moderate"
+    assert scores["start_back_risk"]["label"] == "high"
+    text = evaluate(tmp_path, facts, "--format", "text").stdout
+    assert "STarT Back risk group: high risk" in text
+    entered = decide(tmp_path, {"instruments": {"start_back": {"risk": "medium"}}})["scores"]["start_back_risk"]
+    assert (entered["label"], entered["source"]) == ("medium", "entered")

@@ -23,6 +23,7 @@ from painpath.engine.render import decision_to_dict, decision_to_text, rule_summ
 from painpath.engine.vectors import run_vectors
 from painpath.errors import FactsValidationError, PainpathError, RulesValidationError
 from painpath.facts import parse_facts_json
+from painpath.facts.questions import load_questions
 from painpath.logging import configure_logging
 from painpath.paths import default_rules_dir
 
@@ -83,12 +84,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_rules_check(args: argparse.Namespace) -> int:
-    ruleset = load_ruleset(_rules_dir(args))
+    ruleset = load_ruleset(_rules_dir(args))  # rules, guidelines, parameters, vocabulary and scores
     Engine(ruleset)  # compiles both evaluators: durable-rules must accept every stratum
+    questions = load_questions()  # the question catalogue must cover every fact
     print(
         f"ok: {len(ruleset.rules)} rules in {len(ruleset.strata)} strata, {len(ruleset.guidelines)} guidelines, "
-        f"{len(ruleset.parameters)} parameters; ruleset {ruleset.name} {ruleset.version} "
-        f"({ruleset.content_hash[:12]})"
+        f"{len(ruleset.parameters)} parameters, {len(ruleset.scores)} scores, {len(questions.questions)} questions; "
+        f"ruleset {ruleset.name} {ruleset.version} ({ruleset.content_hash[:12]})"
     )
     return EXIT_OK
 

@@ -361,6 +361,9 @@ class DecisionDocument(Contract):
     ruleset: DecisionRuleset
     parameters: dict[str, DecisionParameter] = Field(description="Every named parameter in force and its source.")
     patient_id: str | SkipJsonSchema[None] = _optional("Echoed from the facts; never logged.")
+    provenance: dict[str, str] | SkipJsonSchema[None] = _optional(
+        "Fact path -> where it came from (a FHIR resource, or `group:<id>` for a group answer), when known."
+    )
     manual_review: DecisionManualReview | SkipJsonSchema[None] = _optional("Only when `status` is `manual_review`.")
     red_flags: DecisionRedFlags | SkipJsonSchema[None] = _optional("Absent only in `manual_review` decisions.")
     safety_alerts: list[DecisionSafetyAlert] | SkipJsonSchema[None] = _optional("Most urgent first.")

@@ -181,6 +181,8 @@ class Decision:
     evaluated: tuple[tuple[tuple[ir.Rule, ...], tuple[int, ...], tuple[int, ...]], ...]
     """Per evaluated stratum: its rules, their three-valued results and the stratum's leaf values."""
     patient_id: str | None = None
+    provenance: Mapping[str, str] = field(default_factory=dict)
+    """Fact path -> where it came from (a FHIR resource, a group answer ``group:<id>``), when known."""
     red_flags: RedFlagSection | None = None
     safety_alerts: tuple[Reason, ...] = ()
     pmp: PmpSection | None = None

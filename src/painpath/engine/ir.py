@@ -11,6 +11,7 @@ from functools import cached_property
 from typing import Any
 
 from painpath.engine.language import Conclusion, Guideline, Parameter, Possible, Vector
+from painpath.engine.scores import ScoreSpec
 from painpath.engine.vocabulary import Vocabulary
 
 Op = str
@@ -140,6 +141,8 @@ class RulesetIR:
     parameters: dict[str, Parameter]
     guidelines: dict[str, Guideline]
     vocabulary: Vocabulary
+    scores: tuple[ScoreSpec, ...] = ()
+    """Interpreted scores with their published bands (``rules/scores.yaml``)."""
     derived_catalogue: dict[str, tuple[str, tuple[str, ...], int]] = field(default_factory=dict)
     """Derived fact path -> (kind, vocabulary, index of the first stratum that may read it)."""
 

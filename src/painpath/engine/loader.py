@@ -42,6 +42,7 @@ from painpath.engine.language import (
     VocabularyFile,
 )
 from painpath.engine.language import Conclusion as _Conclusion
+from painpath.engine.scores import load_scores
 from painpath.engine.vocabulary import (
     KIND_OPS,
     LIST_OPS,
@@ -606,7 +607,9 @@ def load_ruleset(rules_dir: Path, guidelines_dir: Path | None = None) -> ir.Rule
     if col.problems:
         raise RulesValidationError(f"rules in {rules_dir} are invalid ({len(col.problems)} problems)", col.problems)
 
-    all_files = [ruleset_path, *param_files, *rule_files]
+    scores_path = rules_dir / "scores.yaml"
+    scores = load_scores(scores_path, CATALOGUE, guidelines) if scores_path.is_file() else ()
+    all_files = [ruleset_path, *param_files, *rule_files, *([scores_path] if scores else [])]
     content_hash = _hash_files(rules_dir.parent, all_files + guideline_files)
     strata = tuple(
         ir.StratumIR(
@@ -626,5 +629,6 @@ def load_ruleset(rules_dir: Path, guidelines_dir: Path | None = None) -> ir.Rule
         parameters=parameters,
         guidelines=guidelines,
         vocabulary=vocab,
+        scores=scores,
         derived_catalogue=derived,
     )

@@ -168,6 +168,8 @@ def decision_to_dict(decision: Decision, *, trace: Trace = "full") -> dict[str, 
     }
     if decision.patient_id is not None:
         out["patient_id"] = decision.patient_id
+    if decision.provenance:
+        out["provenance"] = dict(decision.provenance)
     if decision.status == "manual_review":
         out["manual_review"] = {
             "reason": decision.manual_review_reason,

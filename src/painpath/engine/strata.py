@@ -36,11 +36,11 @@ from painpath.engine.decision import (
 from painpath.engine.durable_adapter import DurableCore
 from painpath.engine.kleene import T, U, compile_stratum
 from painpath.engine.loader import check_overrides, load_ruleset, load_site_config
-from painpath.engine.scores import default_scores_file, interpret, load_scores
+from painpath.engine.scores import interpret
 from painpath.engine.sections import NOTHING, Context, Ladder, possible_findings, reason_of, resolve
 from painpath.engine.vocabulary import NO_URGENCY
 from painpath.errors import EngineError
-from painpath.facts import CATALOGUE, PatientFacts, flatten
+from painpath.facts import PatientFacts, flatten
 
 log = structlog.get_logger("painpath.engine")
 
@@ -75,8 +75,6 @@ class Engine:
         self.parameters = {name: site.get(name, spec.value) for name, spec in ruleset.parameters.items()}
         self._kleene = [compile_stratum(s, self.parameters) for s in ruleset.strata]
         self._durable = DurableCore(ruleset, self.parameters)
-        scores_file = default_scores_file()
-        self._scores = load_scores(scores_file, CATALOGUE, ruleset.guidelines) if scores_file.is_file() else ()
         self._plan()
         self.stats = EngineStats()
         self._stats_lock = threading.Lock()
@@ -177,6 +175,7 @@ class Engine:
             "facts": flat,
             "evaluated": tuple(evaluated),
             "patient_id": facts.patient_id,
+            "provenance": dict(facts.provenance or {}),
         }
         if problems:
             return Decision(
@@ -185,7 +184,7 @@ class Engine:
                 manual_review_details=tuple(problems),
                 **common,
             )
-        return Decision(status="ok", scores=interpret(self._scores, flat), **common, **sections)
+        return Decision(status="ok", scores=interpret(self.ruleset.scores, flat), **common, **sections)
 
     # -- derived facts and sections -------------------------------------------------------------
 

@@ -20,7 +20,9 @@ from painpath.facts.patient import PatientFacts
 
 FactKind = Literal["boolean", "integer", "number", "enum", "set"]
 
-_SKIPPED_FIELDS = frozenset({"patient_id", "provenance", "assessment_date", "items", "interference_items", "date"})
+_SKIPPED_FIELDS = frozenset(
+    {"patient_id", "provenance", "answered_groups", "assessment_date", "items", "interference_items", "date"}
+)
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from painpath.facts.base import FactModel
 from painpath.facts.care import Care
@@ -37,3 +38,21 @@ class PatientFacts(FactModel):
     provenance: dict[str, str] | None = Field(
         default=None, description="Fact path -> source record (e.g. 'Observation/123'), set by adapters."
     )
+    answered_groups: list[str] | None = Field(
+        default=None,
+        description=(
+            "Group answers by id (`groups` in facts/questions.yaml, e.g. 'no_cauda_equina_symptoms'): each sets "
+            "its facts to the group's values, recorded in `provenance` as 'group:<id>'; an explicit answer that "
+            "contradicts the group is an error."
+        ),
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_group_answers(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not data.get("answered_groups"):
+            return data
+        # the question catalogue is validated against this model's catalogue, so it is imported here
+        from painpath.facts.questions import expand_group_answers  # noqa: PLC0415
+
+        return expand_group_answers(data)
