@@ -16,6 +16,7 @@ from painpath.engine import ir
 from painpath.engine.kleene import F, T, U, supporting_leaves
 from painpath.engine.scores import ScoreBand
 from painpath.engine.vocabulary import Vocabulary
+from painpath.facts.questions import load_questions
 
 RuleStatus = Literal["fired", "not_fired", "undetermined"]
 _SUPPORT_MEMO_LIMIT = 512
@@ -328,7 +329,9 @@ class Decision:
             MissingFact(p, tuple(ids), (tier_of[p] * 100 + rank[p][0], -len(ids)), tiers[tier_of[p]])
             for p, ids in needed.items()
         ]
-        return tuple(sorted(facts, key=lambda m: (m.rank, m.path)))
+        # within a rank, grouped by topic in consultation order (facts/questions.yaml), then by need
+        topic = load_questions().topic_rank
+        return tuple(sorted(facts, key=lambda m: (m.rank[0], topic.get(m.path, 999), m.rank[1], m.path)))
 
     @cached_property
     def section_blockers(self) -> frozenset[str]:

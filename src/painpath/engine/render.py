@@ -310,15 +310,19 @@ def _urgent_lines(decision: Decision) -> list[str]:
     return [line for _rank, block in items for line in block]
 
 
+def _asks(facts: tuple[str, ...], most: int = 3) -> str:
+    """The first questions that record ``facts``, and how many more there are."""
+    shown = "; ".join(question_of(f) for f in facts[:most])
+    more = len(facts) - most
+    return shown + (f"; and {more} more (see Next questions)" if more > 0 else "")
+
+
 def _answer(label: str, e: SectionEntry, words: Any) -> list[str]:
     """A section's answer in words, with its proviso checklist or what else to check."""
     lines: list[str] = []
     if e.certainty == "conditional" and e.conditional is not None:
         lines.append(f"{label}: {words(e.conditional)}, provided that:")
-        lines.extend(
-            f"    [ ] {p.text}" + (f" (ask: {'; '.join(map(question_of, p.facts))})" if p.facts else "")
-            for p in e.provisos
-        )
+        lines.extend(f"    [ ] {p.text}" + (f" (ask: {_asks(p.facts)})" if p.facts else "") for p in e.provisos)
     elif e.certainty == "bounded":
         lines.append(f"{label}: {words(e.status)} (certain: not now, whatever the unanswered questions say)")
         if e.also_check:
@@ -326,6 +330,18 @@ def _answer(label: str, e: SectionEntry, words: Any) -> list[str]:
     else:
         lines.append(f"{label}: {words(e.status)}")
     return lines
+
+
+def _waiting(decision: Decision, e: SectionEntry) -> list[str]:
+    """For an undetermined answer: the questions that would settle it."""
+    if e.certainty != "undetermined" and e.status != "undetermined":
+        return []
+    facts = tuple(
+        dict.fromkeys(
+            f for rid in e.blocked_by for f in decision.unknown_facts.get(rid, ()) if not f.startswith("derived.")
+        )
+    )
+    return [f"      waiting on: {_asks(facts)}"] if facts else []
 
 
 def decision_to_text(decision: Decision) -> str:
@@ -356,12 +372,14 @@ def decision_to_text(decision: Decision) -> str:
     if rf is not None:
         lines.append(f"Red-flag screen: {rf.status.upper()}")
         if rf.status in ("incomplete", "possible"):
-            lines.append("  Not yet answered: " + ", ".join(decision.red_flag_missing))
+            missing = decision.red_flag_missing
+            lines.append(f"  Not yet answered: {len(missing)} screening item(s), asked under Next questions")
     referral = sections.get("referral")
     if decision.referrals and referral is not None:
         lines.append(f"{referral.title}:")
         for ref in decision.referrals:
             lines.extend("  " + line for line in _answer(ref.referral.replace("_", " "), ref.entry, referral.label))
+            lines.extend(_waiting(decision, ref.entry))
             for reason in ref.entry.reasons:
                 lines.append(f"      {reason.text.strip()}  ({_ref(reason.rule)})")
                 if reason.instead:
@@ -400,16 +418,27 @@ def decision_to_text(decision: Decision) -> str:
             e = pw.entry
             return str(e.conditional if e.certainty == "conditional" else e.status)
 
+        still_open = []
         for pw in sorted(decision.pathways, key=lambda pw: order.get(shown(pw), len(order))):
+            if pw.entry.certainty == "undetermined" and pw.entry.status == "undetermined":
+                still_open.append(pw.option.replace("_", " "))
+                continue
             lines.extend("  " + line for line in _answer(f"- {pw.option.replace('_', ' ')}", pw.entry, pathway.label))
             for r in pw.entry.reasons:
                 lines.append(f"      {r.text.strip()}  ({_ref(r.rule)})")
+        if still_open:
+            lines.append(f"  - still open, more answers needed: {', '.join(still_open)}")
     adherence = sections.get("adherence")
     if decision.best_practice and adherence is not None:
         lines.append(f"{adherence.title}:")
+        unknown = [a.recommendation for a in decision.best_practice if a.entry.status == "unknown"]
         for a in decision.best_practice:
+            if a.entry.status == "unknown" and len(unknown) > 1:
+                continue
             extra = f" - {'; '.join(item.strip() for item in a.advice)}" if a.advice else ""
             lines.append(f"  {a.recommendation:>2}. {adherence.label(a.entry.status)}{extra}")
+        if len(unknown) > 1:
+            lines.append(f"  not yet determinable: {', '.join(unknown)}")
     if decision.missing_information:
         lines.append("Next questions (what could raise an urgency first, then what settles an answer):")
         for m in decision.missing_information[:15]:

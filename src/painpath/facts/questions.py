@@ -122,6 +122,12 @@ class QuestionCatalogue:
     groups: tuple[GroupAnswer, ...]
     _index: Mapping[str, Question] = field(default_factory=dict, repr=False, compare=False)
 
+    @functools.cached_property
+    def topic_rank(self) -> Mapping[str, int]:
+        """Fact path -> the position of its topic in consultation order."""
+        order = {t.id: i for i, t in enumerate(self.topics)}
+        return {q.path: order.get(q.topic, len(order)) for q in self.questions}
+
     def question(self, path: str) -> Question:
         """The question for a fact path; ``KeyError`` naming the path (with a suggestion) if there is none."""
         try:
