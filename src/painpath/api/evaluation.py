@@ -21,7 +21,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,8 @@ from painpath.errors import FactsValidationError, PainpathError, Problem, RulesV
 from painpath.facts import parse_facts_json
 from painpath.logging import configure_logging
 from painpath.processes import watch_parent
+from painpath.store.triage import DecisionIndex
+from painpath.triage.summary import decision_index
 
 log = structlog.get_logger("painpath.api")
 
@@ -60,6 +62,8 @@ class Evaluated:
     parameters: bytes
     body: bytes
     compute_ms: float
+    index: DecisionIndex = field(default_factory=DecisionIndex)
+    """The decision's worklist columns (``triage.summary``), computed here beside the Decision."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,7 @@ def evaluate_raw(
         parameters=orjson.dumps(document["parameters"]),
         body=orjson.dumps(document),
         compute_ms=round((time.perf_counter() - started) * 1e3, 3),
+        index=decision_index(decision),
     )
 
 
