@@ -27,7 +27,7 @@ from painpath.api.limits import BodyLimitMiddleware
 from painpath.api.openapi import build_openapi
 from painpath.api.problems import install_problem_handlers
 from painpath.api.requestlog import RequestLogMiddleware
-from painpath.api.routes import audits, cds_hooks, evaluations, guidelines, operations, rules
+from painpath.api.routes import audits, cds_hooks, evaluations, guidelines, operations, rules, triage
 from painpath.api.settings import ServiceConfigError, Settings
 from painpath.api.state import Services
 from painpath.engine.engine import Engine
@@ -146,7 +146,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     install_problem_handlers(app)
     cds_hooks.install_cds_handlers(app)
-    for module in (evaluations, audits, cds_hooks, rules, guidelines, operations):
+    for module in (evaluations, triage, audits, cds_hooks, rules, guidelines, operations):
         app.include_router(module.router)
     app.openapi()  # built now: a broken document should stop the start, not the first client
     return app

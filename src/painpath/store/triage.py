@@ -269,7 +269,7 @@ class TriageLog:
             query = query.where(decisions.c.created_at < _as_utc(q.until))
         columns = _sort_columns(q.sort)
         if q.after is not None:
-            query = query.where(_after(columns, self._typed_key(q.sort, q.after)))
+            query = query.where(_after(columns, self.parse_key(q.sort, q.after)))
         query = query.order_by(*(c.desc() if d else c.asc() for c, d in columns)).limit(q.limit + 1)
         with unavailable_on_error("reading the worklist"), self._engine.connect() as conn:
             found = conn.execute(query).mappings().all()
@@ -292,8 +292,8 @@ class TriageLog:
         return (created, row.decision_id)
 
     @staticmethod
-    def _typed_key(sort: Sort, key: tuple[Any, ...]) -> tuple[Any, ...]:
-        """``key_of``'s plain values back as the column types; ``ValueError`` if they do not fit."""
+    def parse_key(sort: Sort, key: tuple[Any, ...]) -> tuple[Any, ...]:
+        """``key_of``'s plain values back as the column types; ``ValueError`` or ``TypeError`` if they do not fit."""
         if sort == "urgency":
             rank, created, decision_id = key
             if not isinstance(rank, int):
