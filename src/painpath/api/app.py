@@ -33,6 +33,7 @@ from painpath.api.state import Services
 from painpath.engine.engine import Engine
 from painpath.errors import EngineError, Problem, RulesValidationError
 from painpath.store import open_store
+from painpath.web import install_web
 
 DESCRIPTION = """\
 Guideline-based clinical decision support for chronic musculoskeletal pain.
@@ -137,6 +138,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url=None,  # served from packaged files by painpath.web (no CDN)
+        redoc_url=None,
         summary="Clinical decision support for chronic musculoskeletal pain",
     )
     app.add_middleware(
@@ -148,5 +151,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     cds_hooks.install_cds_handlers(app)
     for module in (evaluations, triage, audits, cds_hooks, rules, guidelines, operations):
         app.include_router(module.router)
+    install_web(app)
     app.openapi()  # built now: a broken document should stop the start, not the first client
     return app
