@@ -13,17 +13,32 @@ from fastapi.responses import HTMLResponse
 STATIC = "/app/static"
 router = APIRouter(include_in_schema=False)
 
+# Same-origin only: ReDoc shows a logo from its vendor's CDN (an <img>) and Swagger UI can ask an
+# online validator for a badge; neither should leave the machine, so the browser is told not to try.
+# The pages' small inline init script and styles (FastAPI's templates) need 'unsafe-inline'.
+DOCS_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; "
+    "worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+def _local(response: HTMLResponse) -> HTMLResponse:
+    response.headers["Content-Security-Policy"] = DOCS_CSP
+    return response
+
 
 @router.get("/docs")
 def swagger_ui() -> HTMLResponse:
-    return get_swagger_ui_html(
+    page = get_swagger_ui_html(
         openapi_url="/openapi.json",
         title="painpath API",
         swagger_js_url=f"{STATIC}/vendor/swagger-ui/swagger-ui-bundle.js",
         swagger_css_url=f"{STATIC}/vendor/swagger-ui/swagger-ui.css",
         swagger_favicon_url=f"{STATIC}/favicon.svg",
         oauth2_redirect_url="/docs/oauth2-redirect",
+        swagger_ui_parameters={"validatorUrl": None},
     )
+    return _local(page)
 
 
 @router.get("/docs/oauth2-redirect")
@@ -33,10 +48,11 @@ def swagger_ui_redirect() -> HTMLResponse:
 
 @router.get("/redoc")
 def redoc() -> HTMLResponse:
-    return get_redoc_html(
+    page = get_redoc_html(
         openapi_url="/openapi.json",
         title="painpath API",
         redoc_js_url=f"{STATIC}/vendor/redoc/redoc.standalone.js",
         redoc_favicon_url=f"{STATIC}/favicon.svg",
         with_google_fonts=False,
     )
+    return _local(page)
