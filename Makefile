@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv run examples test lint typecheck unit rules-check bench bench-http bench-audit schemas clean
+.PHONY: venv run examples test lint typecheck unit rules-check browser-deps bench bench-http bench-audit schemas clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,8 @@ run: venv
 examples: venv
 	$(BIN)/painpath evaluate --format text examples/patients/*.json
 
-## test: lint, type-check, validate rules, then the whole test suite
-test: venv lint typecheck rules-check unit
+## test: lint, type-check, validate rules, install the browser tests' needs, then the whole test suite
+test: venv lint typecheck rules-check browser-deps unit
 
 lint: venv
 	$(BIN)/ruff check src tests benchmarks
@@ -35,8 +35,12 @@ typecheck: venv
 rules-check: venv
 	$(BIN)/painpath rules check
 
-unit: venv
+unit: venv browser-deps
 	$(BIN)/pytest -q
+
+## browser-deps: what the browser tests need (Debian's chromium and chromium-driver, the pinned axe-core); idempotent
+browser-deps:
+	scripts/ci-browser.sh
 
 ## bench: the engine benchmark (figures go to docs/performance.md)
 bench: venv

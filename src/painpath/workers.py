@@ -23,7 +23,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ from painpath.engine.render import Trace, decision_to_dict
 from painpath.errors import FactsValidationError, PainpathError, Problem, RulesValidationError
 from painpath.facts import parse_facts_json
 from painpath.logging import configure_logging
+from painpath.store.triage import DecisionIndex
+from painpath.triage.summary import decision_index
 
 PARENT_POLL_SECONDS = 0.5
 
@@ -78,6 +80,8 @@ class Evaluated:
     parameters: bytes
     body: bytes
     compute_ms: float
+    index: DecisionIndex = field(default_factory=DecisionIndex)
+    """The decision's worklist columns (``triage.summary``), computed here beside the Decision."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,7 @@ def evaluate_raw(
         parameters=orjson.dumps(document["parameters"]),
         body=orjson.dumps(document),
         compute_ms=round((time.perf_counter() - started) * 1e3, 3),
+        index=decision_index(decision),
     )
 
 

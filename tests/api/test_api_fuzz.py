@@ -35,6 +35,9 @@ EXCLUDED = [checks.positive_data_acceptance]
 OPERATIONS = [
     ("POST", "/v1/evaluations"),
     ("GET", "/v1/evaluations/{decision_id}"),
+    ("GET", "/v1/evaluations"),
+    ("POST", "/v1/evaluations/{decision_id}/triage"),
+    ("GET", "/v1/evaluations/{decision_id}/triage"),
     ("POST", "/v1/audits"),
     ("GET", "/v1/audits/{job_id}"),
     ("GET", "/v1/audits/{job_id}/files/{name}"),
@@ -71,6 +74,8 @@ def test_every_operation_is_fuzzed(api_schema: schemathesis.BaseSchema) -> None:
 WITH_INPUTS = {
     ("POST", "/v1/evaluations"),
     ("GET", "/v1/evaluations/{decision_id}"),
+    ("GET", "/v1/evaluations"),
+    ("POST", "/v1/evaluations/{decision_id}/triage"),
     ("GET", "/v1/audits/{job_id}"),
     ("GET", "/v1/rules/{rule_id}"),
     ("GET", "/v1/guidelines/{guideline_id}"),

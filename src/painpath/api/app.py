@@ -22,7 +22,7 @@ from painpath.api.limits import BodyLimitMiddleware
 from painpath.api.middleware import RequestLogMiddleware
 from painpath.api.openapi import build_openapi
 from painpath.api.problems import install_problem_handlers
-from painpath.api.routes import audits, cds_hooks, evaluations, guidelines, operations, rules
+from painpath.api.routes import audits, cds_hooks, evaluations, guidelines, operations, rules, triage
 from painpath.api.settings import ServiceConfigError, Settings
 from painpath.api.state import Services
 from painpath.audit.jobs import AuditJobs
@@ -32,6 +32,7 @@ from painpath.cds.wording import load_wording
 from painpath.engine import Engine
 from painpath.errors import EngineError, Problem, RulesValidationError
 from painpath.store import open_store
+from painpath.web import install_web
 from painpath.workers import Evaluator, WorkerPool
 
 DESCRIPTION = """\
@@ -137,6 +138,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url=None,  # served from packaged files by painpath.web (no CDN)
+        redoc_url=None,
         summary="Clinical decision support for chronic musculoskeletal pain",
     )
     app.add_middleware(
@@ -146,7 +149,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     install_problem_handlers(app)
     cds_hooks.install_cds_handlers(app)
-    for module in (evaluations, audits, cds_hooks, rules, guidelines, operations):
+    for module in (evaluations, triage, audits, cds_hooks, rules, guidelines, operations):
         app.include_router(module.router)
+    install_web(app)
     app.openapi()  # built now: a broken document should stop the start, not the first client
     return app

@@ -40,11 +40,12 @@ class Permission(StrEnum):
     read_decisions = "read_decisions"
     read_rules = "read_rules"
     audit = "audit"
+    triage = "triage"
 
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.clinician: frozenset({Permission.evaluate, Permission.read_rules}),
-    Role.triage: frozenset({Permission.evaluate, Permission.read_decisions, Permission.read_rules}),
+    Role.triage: frozenset({Permission.evaluate, Permission.read_decisions, Permission.read_rules, Permission.triage}),
     Role.auditor: frozenset({Permission.read_decisions, Permission.read_rules, Permission.audit}),
     Role.admin: frozenset(Permission),
 }

@@ -6,12 +6,13 @@ import contextlib
 import datetime
 import hashlib
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func, insert, select
 
 from painpath.store.database import unavailable_on_error
 from painpath.store.tables import decisions
+from painpath.store.triage import DecisionIndex
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class DecisionRecord:
     """The request body exactly as received."""
     output_json: str
     """The decision JSON exactly as issued (the API serves these bytes again)."""
+    index: DecisionIndex = field(default_factory=DecisionIndex)
+    """The worklist's columns, computed from the Decision (empty for records made without one)."""
 
     @property
     def output_sha256(self) -> str:
@@ -75,6 +78,7 @@ class DecisionLog:
                     "input_facts": record.input_facts,
                     "output_json": record.output_json,
                     "output_sha256": record.output_sha256,
+                    **record.index.columns(),
                 },
             )
 

@@ -11,6 +11,8 @@ from painpath.store.cds import CdsLog
 from painpath.store.database import create_db_engine, normalise_url, ping, redact_url, sqlite_path
 from painpath.store.decisions import DecisionLog
 from painpath.store.keys import KeyStore
+from painpath.store.sessions import SessionStore
+from painpath.store.triage import TriageLog
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,8 @@ class Store:
     decisions: DecisionLog
     keys: KeyStore
     cds: CdsLog
+    triage: TriageLog
+    sessions: SessionStore
     created: bool
     """True when this open created the database (an SQLite file that did not exist, or an empty schema)."""
 
@@ -57,5 +61,7 @@ def open_store(url: str, *, apply_migrations: bool = True) -> Store:
         decisions=DecisionLog(engine, serialise_writes=path is not None),
         keys=KeyStore(engine),
         cds=CdsLog(engine),
+        triage=TriageLog(engine),
+        sessions=SessionStore(engine),
         created=not existed or before is None,
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_name)s",
         "pk": "pk_%(table_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     }
 )
 
@@ -26,9 +27,21 @@ decisions = Table(
     Column("input_facts", Text, nullable=False, comment="the request body exactly as received"),
     Column("output_json", Text, nullable=False, comment="the decision exactly as issued"),
     Column("output_sha256", String(64), nullable=False),
+    # The worklist's columns (migration 0003): computed from the Decision when it is recorded, so the
+    # triage worklist filters and sorts without decoding every decision. Null in manual-review rows.
+    Column("patient_ref", String(128), nullable=True, comment="the caller's patient reference; shown, never logged"),
+    Column("highest_urgency", String(16), nullable=True, comment="most urgent red flag or safety alert"),
+    Column("urgency_rank", Integer, nullable=True, comment="0 emergency .. 3 routine, 4 none (for sorting)"),
+    Column("red_flag_status", String(16), nullable=True, comment="present | absent | incomplete"),
+    Column("pmp_status", String(32), nullable=True),
+    Column("pmp_setting", String(32), nullable=True),
+    Column("referrals_requested", String(255), nullable=True, comment="space-separated referral codes, sorted"),
     Index("ix_decisions_created_at", "created_at"),
     Index("ix_decisions_ruleset_hash", "ruleset_hash"),
     Index("ix_decisions_caller_key_id", "caller_key_id"),
+    Index("ix_decisions_urgency_rank", "urgency_rank", "created_at"),
+    Index("ix_decisions_pmp_status", "pmp_status"),
+    Index("ix_decisions_patient_ref", "patient_ref"),
 )
 
 api_keys = Table(
@@ -71,4 +84,34 @@ cds_feedback = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("caller_key_id", String(64), nullable=False, comment="API key id or CDS client; never a patient id"),
     Index("ix_cds_feedback_card_uuid", "card_uuid"),
+)
+
+triage_outcomes = Table(
+    "triage_outcomes",
+    metadata,
+    Column("outcome_id", String(36), primary_key=True),
+    Column("decision_id", String(36), ForeignKey("decisions.decision_id"), nullable=False),
+    Column("outcome", String(16), nullable=False, comment="accepted | redirected | returned (triage/codes.yaml)"),
+    Column("service", String(64), nullable=True, comment="accepted: the service"),
+    Column("setting", String(32), nullable=True, comment="accepted: the setting"),
+    Column("redirected_to", String(64), nullable=True),
+    Column("returned_reason", String(64), nullable=True, comment="a code from triage/codes.yaml"),
+    Column("advice", String(64), nullable=False, comment="the advice rule the outcome was compared with"),
+    Column("departs_from_advice", Boolean, nullable=False),
+    Column("reason_text", Text, nullable=True, comment="the triager's reason; stored, never logged"),
+    Column("actor_key_id", String(64), nullable=False, comment="API key id of who recorded it"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_triage_outcomes_decision_id", "decision_id", "created_at"),
+    comment="append-only: a later outcome supersedes an earlier one, which stays",
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("session_sha256", String(64), primary_key=True, comment="sha256 of the cookie; the cookie is never stored"),
+    Column("key_id", String(32), nullable=False, comment="the API key signed in with"),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Index("ix_web_sessions_key_id", "key_id"),
 )
