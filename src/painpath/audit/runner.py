@@ -14,13 +14,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime
-import multiprocessing
 import os
 import shutil
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -30,11 +29,11 @@ import structlog
 from painpath.audit.aggregate import Aggregate, Subjects
 from painpath.audit.measures import build_measures
 from painpath.audit.readers import FORMATS
-from painpath.audit.worker import Chunk, ChunkResult, EngineSpec, evaluate_chunk, patient_header
+from painpath.audit.worker import Chunk, ChunkResult, evaluate_chunk, patient_header
 from painpath.engine.loader import load_ruleset
 from painpath.errors import PainpathError
 from painpath.paths import default_rules_dir
-from painpath.workers import watch_parent
+from painpath.workers import EngineSpec, WorkerPool
 
 log = structlog.get_logger("painpath.audit")
 
@@ -93,18 +92,17 @@ class _Inline:
 
 
 class _Local:
-    def __init__(self, jobs: int) -> None:
+    """The project's worker pool (one engine per process, built from ``spec`` as each worker starts)."""
+
+    def __init__(self, jobs: int, spec: EngineSpec) -> None:
         self.workers = jobs
-        # spawn: a clean interpreter per worker (forking a process that may hold threads is unsafe)
-        self.pool = ProcessPoolExecutor(
-            max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=watch_parent
-        )
+        self.pool = WorkerPool(jobs, spec)  # every result carries its ruleset hash, checked in ``collect``
 
     def submit(self, chunk: Chunk) -> Future[ChunkResult]:
-        return self.pool.submit(evaluate_chunk, chunk)
+        return self.pool.executor.submit(evaluate_chunk, chunk)
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pool.close(wait=True)
 
 
 class _Dask:
@@ -175,7 +173,7 @@ def run_audit(opts: AuditOptions) -> dict[str, Any]:
     elif jobs <= 1:
         executor = _Inline()
     else:
-        executor = _Local(jobs)
+        executor = _Local(jobs, spec)
     subjects = Subjects(out / SUBJECTS_DIR) if opts.subject_lists else None
     log.info("audit_started", format=opts.format, engine=opts.engine, workers=executor.workers)
     with contextlib.ExitStack() as stack:
