@@ -134,8 +134,3 @@ def citation_lines(cites: tuple[str, ...], guidelines: Mapping[str, Guideline]) 
         name = f"{g.title} ({g.publisher}, {g.year})" + (f", section {section}" if section else "")
         lines.append(f"- [{name}]({g.url})" if g.url else f"- {name}")
     return lines
-
-
-def source_of(fact: str, sources: Mapping[str, str]) -> str | None:
-    """The resource(s) a fact came from, when it came from FHIR."""
-    return sources.get(fact)
