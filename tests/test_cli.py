@@ -129,3 +129,14 @@ def test_site_parameter_in_force_is_recorded_in_the_decision(tmp_path: Path) -> 
     assert decision["parameters"]["ces_recent_onset_days"]["value"] == 90
     assert decision["parameters"]["ces_recent_onset_days"]["source"] == "site"
     assert decision["parameters"]["malignancy_age_over"]["source"] == "default"
+
+
+def test_one_exit_code_table_in_help_and_readme() -> None:
+    from painpath.cli.exit_codes import DESCRIPTIONS, ExitCode
+
+    assert list(ExitCode) == [0, 1, 2, 3, 4, 5]  # the published numbers
+    help_text = " ".join(run("--help").stdout.split())
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for code, text in DESCRIPTIONS.items():
+        assert f"{code.value} {text}" in help_text
+        assert f"| `{code.value}` | {text} |" in readme

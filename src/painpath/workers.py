@@ -128,58 +128,100 @@ def evaluate_raw(
     )
 
 
-# -- worker processes ------------------------------------------------------------------------------
-
-_worker_engine: Engine | None = None
-"""The engine of this worker process (set once by ``_start_worker``; unused in the server process)."""
-_worker_error: str | None = None
+# -- worker processes: one engine per process ------------------------------------------------------
 
 
-def _start_worker(rules_dir: str, site_config: str | None, log_level: str) -> None:
-    global _worker_engine, _worker_error  # noqa: PLW0603 - one engine per worker process, set by the pool initializer
+@dataclass(frozen=True)
+class EngineSpec:
+    """How a process builds its engine: a rules directory readable on that machine, and a site config."""
+
+    rules_dir: str
+    site_config: str | None = None
+
+    @classmethod
+    def of(cls, rules_dir: Path, site_config: Path | None) -> EngineSpec:
+        return cls(str(rules_dir), str(site_config) if site_config else None)
+
+
+_ENGINES: dict[EngineSpec, Engine] = {}
+"""The engines of this process, by spec: built once by ``process_engine`` (or adopted by ``use_engine``)."""
+_start_error: str | None = None
+"""Why this worker process could not load its rules when it started (reported by ``_worker_ruleset_hash``)."""
+
+
+def process_engine(spec: EngineSpec) -> Engine:
+    """This process's engine for ``spec``, built on first use and kept for the life of the process.
+
+    A pool worker builds it as it starts; a Dask worker or the inline audit on first use. After the
+    build the heap is frozen: the compiled rules are long-lived, so full collections skip them.
+    """
+    engine = _ENGINES.get(spec)
+    if engine is None:
+        engine = Engine.from_directory(
+            Path(spec.rules_dir), site_config=Path(spec.site_config) if spec.site_config else None
+        )
+        _ENGINES[spec] = engine
+        gc.collect()
+        gc.freeze()
+    return engine
+
+
+def use_engine(spec: EngineSpec, engine: Engine) -> None:
+    """Let this process use an engine it already has (e.g. the HTTP service's), built from ``spec``."""
+    _ENGINES[spec] = engine
+
+
+def _start_worker(spec: EngineSpec, log_level: str | None) -> None:
+    global _start_error  # noqa: PLW0603 - set once per worker process, by the pool initializer
     watch_parent()
-    configure_logging(log_level)
+    if log_level is not None:
+        configure_logging(log_level)
     try:
-        _worker_engine = Engine.from_directory(Path(rules_dir), site_config=Path(site_config) if site_config else None)
-    except PainpathError as exc:  # reported by the server process, which loads the same rules and says why
-        _worker_error = exc.summary
-        return
-    gc.collect()
-    gc.freeze()  # the compiled rules are long-lived; keep full collections off the request path
+        process_engine(spec)
+    except PainpathError as exc:  # reported by the parent, which loads the same rules and says why
+        _start_error = exc.summary
 
 
-def _worker_ruleset_hash() -> str:
-    if _worker_engine is None:
-        raise RulesValidationError(f"an evaluation worker could not load the rules: {_worker_error}")
-    return _worker_engine.ruleset.content_hash
-
-
-def _worker_evaluate(
-    raw: bytes, request_id: str, trace: Trace, extra: Mapping[str, Any] | None
-) -> Evaluated | Rejected:
-    if _worker_engine is None:
-        raise EvaluationUnavailable("this evaluation worker has no rules loaded")
-    with structlog.contextvars.bound_contextvars(request_id=request_id):
-        return evaluate_raw(_worker_engine, raw, trace, extra)
+def _worker_ruleset_hash(spec: EngineSpec) -> str:
+    engine = _ENGINES.get(spec)
+    if engine is None:
+        raise RulesValidationError(f"an evaluation worker could not load the rules: {_start_error}")
+    return engine.ruleset.content_hash
 
 
 class WorkerPool:
-    """Worker processes, each loading the rules as soon as it starts (in parallel with the server)."""
+    """Worker processes, each building its engine from ``spec`` as soon as it starts (in parallel with the parent).
 
-    def __init__(self, workers: int, rules_dir: Path, site_config: Path | None, log_level: str) -> None:
+    The one pool of the project: the HTTP service's evaluation workers and the audit's local executor.
+    Each worker exits when its parent goes; ``hashes`` holds one ruleset-hash probe per worker, submitted
+    at start, for the parent to check before it relies on the workers (see ``Evaluator.check_workers``).
+    """
+
+    def __init__(self, workers: int, spec: EngineSpec, log_level: str | None = None) -> None:
         self.size = workers
+        self.spec = spec
         self.executor = ProcessPoolExecutor(
             max_workers=workers,
             # spawn: a fresh interpreter per worker; forking a process that has threads is unsafe.
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
-            initargs=(str(rules_dir), str(site_config) if site_config else None, log_level),
+            initargs=(spec, log_level),
         )
-        # One call per worker starts them all now; their answers are checked by ``Evaluator``.
-        self.hashes = [self.executor.submit(_worker_ruleset_hash) for _ in range(workers)]
+        # One call per worker starts them all now.
+        self.hashes = [self.executor.submit(_worker_ruleset_hash, spec) for _ in range(workers)]
 
-    def close(self) -> None:
-        self.executor.shutdown(wait=False, cancel_futures=True)
+    def close(self, *, wait: bool = False) -> None:
+        self.executor.shutdown(wait=wait, cancel_futures=True)
+
+
+def _worker_evaluate(
+    spec: EngineSpec, raw: bytes, request_id: str, trace: Trace, extra: Mapping[str, Any] | None
+) -> Evaluated | Rejected:
+    engine = _ENGINES.get(spec)
+    if engine is None:
+        raise EvaluationUnavailable("this evaluation worker has no rules loaded")
+    with structlog.contextvars.bound_contextvars(request_id=request_id):
+        return evaluate_raw(engine, raw, trace, extra)
 
 
 class Evaluator:
@@ -222,7 +264,7 @@ class Evaluator:
             return await anyio.to_thread.run_sync(evaluate_raw, self.engine, raw, trace, extra, limiter=self._limiter)
         try:
             return await asyncio.get_running_loop().run_in_executor(
-                self.pool.executor, _worker_evaluate, raw, request_id, trace, extra
+                self.pool.executor, _worker_evaluate, self.pool.spec, raw, request_id, trace, extra
             )
         except BrokenProcessPool:
             self.broken = True

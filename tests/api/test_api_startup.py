@@ -74,7 +74,7 @@ def test_development_mode_is_refused_off_loopback(tmp_path: Path) -> None:
     env = service_env(tmp_path / "data", dev_mode=True)
     with pytest.raises(ServerFailed) as failed:
         start_server(env, tmp_path / "server.log", host="0.0.0.0")  # noqa: S104 - the address being refused
-    assert failed.value.returncode == 2
+    assert failed.value.returncode == 4  # invalid configuration (the one exit-code table; was 2, "config")
     assert "loopback" in failed.value.stderr
 
 
@@ -133,7 +133,7 @@ def test_invalid_settings_stop_the_start_and_name_the_variable(tmp_path: Path) -
     env = service_env(tmp_path / "data", extra={"PAINPATH_MAX_BODY_BYTES": "12"})
     with pytest.raises(ServerFailed) as failed:
         start_server(env, tmp_path / "server.log")
-    assert failed.value.returncode == 2
+    assert failed.value.returncode == 4  # invalid configuration (the one exit-code table; was 2, "config")
     assert "PAINPATH_MAX_BODY_BYTES" in failed.value.stderr
 
 

@@ -33,7 +33,7 @@ from painpath.engine import Engine
 from painpath.errors import EngineError, Problem, RulesValidationError
 from painpath.store import open_store
 from painpath.web import install_web
-from painpath.workers import Evaluator, WorkerPool
+from painpath.workers import EngineSpec, Evaluator, WorkerPool
 
 DESCRIPTION = """\
 Guideline-based clinical decision support for chronic musculoskeletal pain.
@@ -79,7 +79,8 @@ class PainpathAPI(FastAPI):
 def load_services(settings: Settings) -> Services:
     """Load the rules (fail closed) here and in the evaluation workers, then open and migrate the database."""
     workers = settings.evaluation_workers
-    pool = WorkerPool(workers, settings.rules_dir, settings.site_config, settings.log_level) if workers else None
+    spec = EngineSpec.of(settings.rules_dir, settings.site_config)
+    pool = WorkerPool(workers, spec, settings.log_level) if workers else None
     try:
         try:
             engine = Engine.from_directory(settings.rules_dir, site_config=settings.site_config)

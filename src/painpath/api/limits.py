@@ -97,12 +97,6 @@ def _media_type(request: Request, accepted: tuple[str, ...], what: str) -> str:
     return media_type
 
 
-async def json_body(request: Request) -> bytes:
-    """The request body, which must be declared ``application/json`` (UTF-8)."""
-    _media_type(request, (JSON_MEDIA_TYPE,), "the patient facts")
-    return await request.body()
-
-
 @dataclass(frozen=True)
 class TypedBody:
     """A request body and its declared media type."""
@@ -117,5 +111,4 @@ async def facts_or_fhir_body(request: Request) -> TypedBody:
     return TypedBody(media_type, await request.body())
 
 
-JsonBody = Annotated[bytes, Depends(json_body)]
 FactsOrFhirBody = Annotated[TypedBody, Depends(facts_or_fhir_body)]

@@ -15,6 +15,7 @@ from painpath.engine.render import rule_summary
 
 
 def _jsonable(value: Any) -> Any:
+    # Duplicates engine/render.py's _jsonable; kept until the engine facade exports one (issue 10, for the lead).
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=repr)
     return list(value) if isinstance(value, tuple) else value

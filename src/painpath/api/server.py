@@ -20,10 +20,9 @@ from painpath.api.app import create_app
 from painpath.api.middleware import uvicorn_log_config
 from painpath.api.settings import ServiceConfigError, Settings
 from painpath.api.state import Services
+from painpath.cli.exit_codes import ExitCode
 from painpath.errors import PainpathError, RulesValidationError
 from painpath.logging import configure_logging
-
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_RULES = 0, 1, 2, 4
 
 
 def _url(host: str, port: int) -> str:
@@ -120,16 +119,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         serve(args.host, args.port, dev_mode=args.dev)
-    except ServiceConfigError as exc:
+    except ServiceConfigError as exc:  # invalid service settings: invalid configuration
         print(f"painpath: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return ExitCode.CONFIG
     except RulesValidationError as exc:
         print(f"painpath: refusing to start: {exc}", file=sys.stderr)
-        return EXIT_RULES
-    except PainpathError as exc:
+        return ExitCode.CONFIG
+    except PainpathError as exc:  # e.g. the database is unreachable
         print(f"painpath: refusing to start: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+        return ExitCode.FAILED
+    return ExitCode.OK
 
 
 if __name__ == "__main__":

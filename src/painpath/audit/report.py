@@ -22,14 +22,12 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from painpath.audit.aggregate import Aggregate, Subjects
 from painpath.audit.measures import population_counts
 from painpath.audit.stats import wilson_interval
 from painpath.facts import CATALOGUE
-
-if TYPE_CHECKING:
-    from painpath.audit.runner import Aggregate, _Subjects
 
 
 def _by_prefix(counts: dict[str, int], prefix: str) -> dict[str, int]:
@@ -145,14 +143,14 @@ def write_tables(summary: dict[str, Any], out: Path) -> None:
     )
 
 
-def write_reports(agg: Aggregate, out: Path, *, subjects: _Subjects | None, meta: dict[str, Any]) -> dict[str, Any]:
+def write_reports(agg: Aggregate, out: Path, *, subjects: Subjects | None, meta: dict[str, Any]) -> dict[str, Any]:
     """Write every report of the audit into ``out``; returns the summary."""
     from painpath.audit.html import write_html  # noqa: PLC0415 - report modules load only when reporting
-    from painpath.audit.measurereport import write_measure_reports  # noqa: PLC0415
+    from painpath.fhir.measurereport import write_measure_reports  # noqa: PLC0415
 
     summary = summarise(agg, meta)
     write_tables(summary, out)
-    write_measure_reports(summary, agg.measures, out, subjects)
+    write_measure_reports(summary, out, subjects.parts() if subjects is not None else None)
     write_html(summary, agg.samples, agg.first_rejected, out)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary

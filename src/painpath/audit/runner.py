@@ -14,26 +14,26 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime
-import multiprocessing
 import os
 import shutil
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import structlog
 
-from painpath.audit.measures import MeasureSet, build_measures
+from painpath.audit.aggregate import Aggregate, Subjects
+from painpath.audit.measures import build_measures
 from painpath.audit.readers import FORMATS
-from painpath.audit.worker import Chunk, ChunkResult, EngineSpec, evaluate_chunk, patient_header
+from painpath.audit.worker import Chunk, ChunkResult, evaluate_chunk, patient_header
 from painpath.engine.loader import load_ruleset
 from painpath.errors import PainpathError
 from painpath.paths import default_rules_dir
-from painpath.workers import watch_parent
+from painpath.workers import EngineSpec, WorkerPool
 
 log = structlog.get_logger("painpath.audit")
 
@@ -65,37 +65,6 @@ class AuditOptions:
     """Called with (bytes read, total bytes) as chunks complete."""
 
 
-@dataclass
-class Aggregate:
-    """Everything the reports need, folded in chunk by chunk (bounded whatever the cohort size)."""
-
-    measures: MeasureSet
-    sample_size: int
-    n_input: int = 0
-    evaluated: int = 0
-    rejected: int = 0
-    codes: list[Counter[str]] = field(default_factory=list)
-    counts: Counter[str] = field(default_factory=Counter)
-    samples: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
-    first_rejected: list[tuple[int, str]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.codes = [Counter() for _ in self.measures.measures]
-
-    def add(self, r: ChunkResult) -> None:
-        self.n_input += r.n_input
-        self.evaluated += r.evaluated
-        self.rejected += len(r.rejected)
-        self.first_rejected.extend(r.rejected[: max(0, self.sample_size - len(self.first_rejected))])
-        for mine, theirs in zip(self.codes, r.codes, strict=True):
-            mine.update(theirs)
-        self.counts.update(r.counts)
-        for key, items in r.samples.items():
-            bucket = self.samples.setdefault(key, [])
-            if len(bucket) < self.sample_size:
-                bucket.extend(items[: self.sample_size - len(bucket)])
-
-
 class _Pending(Protocol):
     """A submitted chunk: a ``concurrent.futures.Future`` or a ``distributed.Future``."""
 
@@ -123,18 +92,17 @@ class _Inline:
 
 
 class _Local:
-    def __init__(self, jobs: int) -> None:
+    """The project's worker pool (one engine per process, built from ``spec`` as each worker starts)."""
+
+    def __init__(self, jobs: int, spec: EngineSpec) -> None:
         self.workers = jobs
-        # spawn: a clean interpreter per worker (forking a process that may hold threads is unsafe)
-        self.pool = ProcessPoolExecutor(
-            max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=watch_parent
-        )
+        self.pool = WorkerPool(jobs, spec)  # every result carries its ruleset hash, checked in ``collect``
 
     def submit(self, chunk: Chunk) -> Future[ChunkResult]:
-        return self.pool.submit(evaluate_chunk, chunk)
+        return self.pool.executor.submit(evaluate_chunk, chunk)
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pool.close(wait=True)
 
 
 class _Dask:
@@ -168,33 +136,6 @@ def _chunks(records: Iterator[tuple[int, Any]], size: int) -> Iterator[list[tupl
         yield batch
 
 
-class _Subjects:
-    """Subject-list entries appended per population to part files, assembled at the end."""
-
-    def __init__(self, directory: Path) -> None:
-        self.dir = directory
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.files: dict[str, IO[str]] = {}
-        self.counts: Counter[str] = Counter()
-
-    def path(self, key: str) -> Path:
-        measure, _, code = key.partition("|")
-        return self.dir / f"{measure}.{code or 'all'}.part"
-
-    def add(self, key: str, entries: str) -> None:
-        f = self.files.get(key)
-        if f is None:
-            f = self.files[key] = self.path(key).open("w", encoding="utf-8")
-        elif entries:
-            f.write(",")
-        f.write(entries)
-        self.counts[key] += 1
-
-    def close(self) -> None:
-        for f in self.files.values():
-            f.close()
-
-
 def default_jobs() -> int:
     """All cores this process may use."""
     try:
@@ -205,7 +146,7 @@ def default_jobs() -> int:
 
 def run_audit(opts: AuditOptions) -> dict[str, Any]:
     """Audit ``opts.cohort`` into ``opts.out``; returns the summary (also written as ``summary.json``)."""
-    from painpath.audit.report import write_reports  # noqa: PLC0415 - keeps worker imports small
+    from painpath.audit.report import write_reports  # noqa: PLC0415 - report modules (fhir.resources) load late
 
     if opts.format not in FORMATS:
         raise AuditError(f"unknown cohort format {opts.format!r} (known: {', '.join(FORMATS)})")
@@ -232,8 +173,8 @@ def run_audit(opts: AuditOptions) -> dict[str, Any]:
     elif jobs <= 1:
         executor = _Inline()
     else:
-        executor = _Local(jobs)
-    subjects = _Subjects(out / SUBJECTS_DIR) if opts.subject_lists else None
+        executor = _Local(jobs, spec)
+    subjects = Subjects(out / SUBJECTS_DIR) if opts.subject_lists else None
     log.info("audit_started", format=opts.format, engine=opts.engine, workers=executor.workers)
     with contextlib.ExitStack() as stack:
         stack.callback(executor.close)

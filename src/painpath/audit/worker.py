@@ -6,20 +6,19 @@ chunk, the first few patients of every measure population with their explanation
 list entries. Nothing the size of a Decision crosses the process boundary, and the reading process
 only appends strings and adds counters.
 
-Each process builds its engine once (``engine_for``) and keeps it: a local pool worker and a Dask
-worker run the same function.
+Each process builds its engine once and keeps it (``painpath.workers.process_engine``, the one
+engine-per-process mechanism of the project): a local pool worker and a Dask worker run the same
+function.
 """
 
 from __future__ import annotations
 
 import csv
-import gc
 import io
 import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from painpath.audit.measures import POPULATIONS, MeasureSet, build_measures, classify, explain
@@ -29,6 +28,9 @@ from painpath.engine import Engine
 from painpath.engine.decision import Decision, PmpSection, Reason
 from painpath.engine.render import decision_to_text
 from painpath.errors import FactsValidationError
+from painpath.workers import EngineSpec as EngineSpec  # noqa: PLC0414 - re-exported for chunks and audit jobs
+from painpath.workers import process_engine
+from painpath.workers import use_engine as use_process_engine
 
 PATIENT_COLUMNS = (
     "line",
@@ -46,14 +48,6 @@ MISSING_IN_ROW = 5
 """How many of a patient's most important missing facts the patients table lists."""
 SUBJECT_CODES = {"adherence": "MNXAU", "finding": "MU"}
 """Which populations get a subject list: every one for adherence; findings present or undetermined."""
-
-
-@dataclass(frozen=True)
-class EngineSpec:
-    """How a worker builds its engine: a rules directory readable on that machine, and a site config."""
-
-    rules_dir: str
-    site_config: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,26 +82,22 @@ class ChunkResult:
     explanations: str = ""
 
 
-_ENGINES: dict[EngineSpec, tuple[Engine, MeasureSet]] = {}
+_MEASURES: dict[EngineSpec, MeasureSet] = {}
 
 
 def engine_for(spec: EngineSpec) -> tuple[Engine, MeasureSet]:
-    """This process's engine for ``spec``, built on first use and kept."""
-    built = _ENGINES.get(spec)
-    if built is None:
-        engine = Engine.from_directory(
-            Path(spec.rules_dir), site_config=Path(spec.site_config) if spec.site_config else None
-        )
-        built = (engine, build_measures(engine.ruleset))
-        _ENGINES[spec] = built
-        gc.collect()
-        gc.freeze()  # the compiled rules live as long as the process: keep them out of collections
-    return built
+    """This process's engine for ``spec`` and the measures of its ruleset, built on first use and kept."""
+    engine = process_engine(spec)
+    measures = _MEASURES.get(spec)
+    if measures is None:
+        measures = _MEASURES[spec] = build_measures(engine.ruleset)
+    return engine, measures
 
 
 def use_engine(spec: EngineSpec, engine: Engine) -> None:
     """Let this process audit with an engine it already has (the HTTP service's), built from ``spec``."""
-    _ENGINES[spec] = (engine, build_measures(engine.ruleset))
+    use_process_engine(spec, engine)
+    _MEASURES[spec] = build_measures(engine.ruleset)
 
 
 def subject_entry(patient_id: str | None, line: int) -> str:

@@ -1,4 +1,4 @@
-"""Build CDS Hooks cards from a rendered decision: a view, with no clinical logic of its own.
+"""Build CDS Hooks cards from a decision (``DecisionDocument``): a view, with no clinical logic of its own.
 
 What a card says comes from the rules that fired (action, reason, advice, explanation, citations);
 how it is shown (indicator, summary template, suggestions, override reasons) comes from
@@ -15,7 +15,8 @@ from typing import Any
 
 from painpath.cds.models import SUMMARY_MAX
 from painpath.cds.wording import Indicator, Wording
-from painpath.engine.findings import Finding, citation_lines, facts_used, findings, guideline_for, rule_entry
+from painpath.engine.contract import DecisionDocument
+from painpath.engine.findings import Finding, citation_lines, facts_used, findings, guideline_for, missing_for
 from painpath.engine.language import Guideline
 from painpath.fhir import FhirFacts, Referral, default_code_index
 
@@ -81,15 +82,15 @@ class CardBuilder:
         reasons = self.wording.override_reasons
         return [{"system": reasons.system, "code": r.code, "display": r.display} for r in reasons.codes]
 
-    def _footer(self, decision: Mapping[str, Any], rule: tuple[str, str] | None) -> list[str]:
-        rs = decision["ruleset"]
+    def _footer(self, decision: DecisionDocument, rule: tuple[str, str] | None) -> list[str]:
+        rs = decision.ruleset
         head = self.wording.detail_headings.provenance
-        line = f"{head}: ruleset {rs['name']} {rs['version']} ({rs['content_hash'][:12]})"
+        line = f"{head}: ruleset {rs.name} {rs.version} ({rs.content_hash[:12]})"
         if rule:
             line += f", rule {rule[0]} v{rule[1]}"
-        return ["", f"_{line}, decision {decision['decision_id']}_"]
+        return ["", f"_{line}, decision {decision.decision_id}_"]
 
-    def _detail(self, decision: Mapping[str, Any], f: Finding, ctx: CardContext) -> str:
+    def _detail(self, decision: DecisionDocument, f: Finding, ctx: CardContext) -> str:
         h = self.wording.detail_headings
         sources = ctx.mapped.sources
         used = facts_used(decision, f.rule_id)
@@ -101,7 +102,7 @@ class CardBuilder:
             out += [f"**{h.facts}**", "", *(_fact_line(p, v, lab, sources) for p, v, _r, lab in supporting), ""]
         if against:
             out += [f"**{h.why_not}**", "", *(_fact_line(p, v, lab, sources) for p, v, _r, lab in against), ""]
-        unknown = rule_entry(decision, f.rule_id).get("missing") or []
+        unknown = missing_for(decision, f.rule_id)
         if unknown:
             out += [f"**{h.unknown}**", "", *(f"- `{p}`" for p in unknown), ""]
         if f.advice:
@@ -130,7 +131,7 @@ class CardBuilder:
             text = s.adherence.format(text=f.text)
         return _short(text)
 
-    def _on_order(self, decision: Mapping[str, Any], f: Finding, ctx: CardContext) -> bool:
+    def _on_order(self, decision: DecisionDocument, f: Finding, ctx: CardContext) -> bool:
         order_sources = {o.source for o in ctx.draft_orders}
         return any(
             src in order_sources
@@ -138,7 +139,7 @@ class CardBuilder:
             for src in ctx.mapped.sources.get(p, "").split(", ")
         )
 
-    def _indicator(self, decision: Mapping[str, Any], f: Finding, ctx: CardContext) -> Indicator | None:
+    def _indicator(self, decision: DecisionDocument, f: Finding, ctx: CardContext) -> Indicator | None:
         """The card's indicator, or ``None`` when the finding is not shown for this hook."""
         if f.kind in ("red_flag", "safety_alert"):
             return self.wording.indicator_by_urgency.get(f.urgency or "routine", "info")
@@ -195,11 +196,11 @@ class CardBuilder:
             card["selectionBehavior"] = selection
         return card
 
-    def _missing_card(self, decision: Mapping[str, Any], ctx: CardContext) -> IssuedCard | None:
+    def _missing_card(self, decision: DecisionDocument, ctx: CardContext) -> IssuedCard | None:
         h = self.wording.detail_headings
-        rf = decision.get("red_flags") or {}
-        incomplete = rf.get("status") == "incomplete"
-        missing = [m["fact"] for m in decision.get("missing_information", ())]
+        rf = decision.red_flags
+        incomplete = rf is not None and rf.status == "incomplete"
+        missing = [m.fact for m in decision.missing_information or ()]
         questionnaires = self.wording.suggestions.missing_questionnaire
         wanted = [p for p in missing if p in questionnaires.instruments]
         if not incomplete and not wanted:
@@ -224,7 +225,7 @@ class CardBuilder:
                     "actions": [{"type": "create", "description": task["description"], "resource": task}],
                 }
             )
-        unanswered = list(rf.get("missing", ()))
+        unanswered = list(rf.missing) if rf is not None else []
         if incomplete:
             summary = self.wording.summaries.red_flag_screen_incomplete.format(count=len(unanswered))
             indicator = self.wording.red_flag_screen_incomplete_indicator
@@ -238,7 +239,7 @@ class CardBuilder:
         card = self._card(_short(summary), "\n".join(lines), indicator, (), suggestions, selection="any")
         return IssuedCard(card, None, None)
 
-    def _mapping_card(self, decision: Mapping[str, Any], ctx: CardContext) -> IssuedCard | None:
+    def _mapping_card(self, decision: DecisionDocument, ctx: CardContext) -> IssuedCard | None:
         notable = [i for i in ctx.mapped.issues if i.severity in ("error", "warning")]
         if not notable:
             return None
@@ -249,9 +250,15 @@ class CardBuilder:
         summary = self.wording.summaries.mapping_issues.format(count=len(notable))
         return IssuedCard(self._card(_short(summary), "\n".join(lines), "info", (), []), None, None)
 
-    def build(self, decision: Mapping[str, Any], ctx: CardContext) -> list[IssuedCard]:
-        """Cards, most urgent first; a decision needing manual review gives one warning card."""
-        if decision.get("status") != "ok":
+    def build(self, decision: DecisionDocument | Mapping[str, Any], ctx: CardContext) -> list[IssuedCard]:
+        """Cards, most urgent first; a decision needing manual review gives one warning card.
+
+        Pass the ``DecisionDocument`` (``DecisionDocument.model_validate_json(issued.body)``). A decoded
+        mapping is still accepted, and validated here, until routes/cds_hooks.py passes the document.
+        """
+        if not isinstance(decision, DecisionDocument):
+            decision = DecisionDocument.model_validate(decision)
+        if decision.status != "ok":
             s = self.wording.summaries
             detail = "\n".join([s.manual_review_detail, *self._footer(decision, None)])
             card = self._card(_short(s.manual_review), detail, "warning", (), [])

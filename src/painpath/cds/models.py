@@ -9,7 +9,6 @@ are coded here as validators, each naming the invariant it enforces. Unknown mem
 from __future__ import annotations
 
 import datetime
-import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -227,11 +226,3 @@ class FeedbackItem(CdsModel):
 
 class Feedback(CdsModel):
     feedback: list[FeedbackItem] = Field(min_length=1)
-
-
-def is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True

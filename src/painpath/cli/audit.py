@@ -11,8 +11,7 @@ from pathlib import Path
 
 from painpath.audit.readers import guess_format
 from painpath.audit.runner import AuditError, AuditOptions, run_audit
-
-EXIT_OK, EXIT_USAGE = 0, 2
+from painpath.cli.exit_codes import ExitCode
 
 
 def _want_progress(mode: str) -> bool:
@@ -49,10 +48,10 @@ def run_audit_command(args: argparse.Namespace) -> int:
     """Run the audit the command line describes; exit 0 when done (rejected records do not fail it)."""
     if args.jobs is not None and args.jobs < 1:
         print("painpath: --jobs must be 1 or more", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     if args.engine == "dask" and not args.scheduler:
         print("painpath: --engine dask needs --scheduler ADDRESS", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     with _progress(_want_progress(args.progress)) as progress:
         try:
             summary = run_audit(
@@ -73,7 +72,7 @@ def run_audit_command(args: argparse.Namespace) -> int:
             )
         except AuditError as exc:
             print(f"painpath: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+            return ExitCode.USAGE
     rec = summary["records"]
     print(f"painpath audit: {rec['statement']}; reports in {args.out}", file=sys.stderr)
-    return EXIT_OK
+    return ExitCode.OK

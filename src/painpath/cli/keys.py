@@ -13,6 +13,7 @@ import sys
 
 from painpath.api.auth import Role, create_key
 from painpath.api.settings import Settings
+from painpath.cli.exit_codes import ExitCode
 from painpath.errors import PainpathError
 from painpath.store import open_store
 
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         store = open_store(Settings.from_env().resolved_database_url)
     except PainpathError as exc:
         print(f"painpath: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     try:
         if args.action == "create":
             record, token = create_key(store.keys, args.name or f"{args.role} key", Role(args.role))
@@ -48,15 +49,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{k.key_id}  {k.role:<9}  {state:<18}  created {k.created_at:%Y-%m-%d}  {k.name}")
         elif not store.keys.revoke(args.key_id, datetime.datetime.now(datetime.UTC)):
             print(f"painpath: no active key {args.key_id}", file=sys.stderr)
-            return 1
+            return ExitCode.FAILED
         else:
             print(f"revoked {args.key_id}", file=sys.stderr)
     except PainpathError as exc:
         print(f"painpath: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     finally:
         store.close()
-    return 0
+    return ExitCode.OK
 
 
 if __name__ == "__main__":

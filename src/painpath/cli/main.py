@@ -1,8 +1,6 @@
 """The ``painpath`` command line.
 
-Exit codes: 0 success; 1 the decision needs manual review (the evaluators disagreed or the engine
-failed); 2 usage error or unreadable input; 3 invalid patient facts; 4 invalid rules or site
-configuration; 5 rule test vectors failed.
+Exit codes: the one table of ``painpath.cli.exit_codes`` (printed by ``painpath --help``).
 """
 
 from __future__ import annotations
@@ -17,6 +15,7 @@ from typing import Any
 import structlog
 
 from painpath.audit.readers import FORMATS
+from painpath.cli.exit_codes import ExitCode, epilog
 from painpath.engine import Engine, ir
 from painpath.engine.loader import load_ruleset
 from painpath.engine.render import decision_to_dict, decision_to_text, rule_summary
@@ -26,8 +25,6 @@ from painpath.facts import parse_facts_json
 from painpath.facts.questions import load_questions
 from painpath.logging import configure_logging
 from painpath.paths import default_rules_dir
-
-EXIT_OK, EXIT_REVIEW, EXIT_USAGE, EXIT_FACTS, EXIT_RULES, EXIT_VECTORS = 0, 1, 2, 3, 4, 5
 
 log = structlog.get_logger("painpath.cli")
 
@@ -49,18 +46,18 @@ def _read_input(name: str) -> str:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     engine = _engine(args)
-    code = EXIT_OK
+    code = ExitCode.OK
     for name in args.files:
         try:
             text = _read_input(name)
         except OSError as exc:
             print(f"painpath: cannot read {name}: {exc.strerror}", file=sys.stderr)
-            return EXIT_USAGE
+            return ExitCode.USAGE
         try:
             facts = parse_facts_json(text)
         except FactsValidationError as exc:
             print(f"painpath: {name}: {exc}", file=sys.stderr)
-            return EXIT_FACTS
+            return ExitCode.FACTS
         started = time.perf_counter()
         decision = engine.evaluate(facts, evaluator=args.evaluator)
         log.info(
@@ -79,7 +76,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 json.dumps(decision_to_dict(decision, trace=args.trace), indent=2 if args.pretty else None) + "\n"
             )
         if decision.status != "ok":
-            code = EXIT_REVIEW
+            code = ExitCode.FAILED
     return code
 
 
@@ -92,7 +89,7 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
         f"{len(ruleset.parameters)} parameters, {len(ruleset.scores)} scores, {len(questions.questions)} questions; "
         f"ruleset {ruleset.name} {ruleset.version} ({ruleset.content_hash[:12]})"
     )
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_rules_test(args: argparse.Namespace) -> int:
@@ -111,7 +108,7 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
         f"{passed} passed, {len(report.failed)} failed ({len(report.coverage)} rules); "
         f"clause coverage {full}/{total} ({pct:.1f}%) seen both true and false"
     )
-    return EXIT_VECTORS if report.failed else EXIT_OK
+    return ExitCode.VECTORS if report.failed else ExitCode.OK
 
 
 def rules_listing(ruleset: ir.RulesetIR) -> list[dict[str, Any]]:
@@ -131,12 +128,12 @@ def cmd_rules_list(args: argparse.Namespace) -> int:
                 f"{r['id']:<36} {r['version']:<7} {r['stratum']:<14} vectors {v['fired']}/{v['not_fired']}/"
                 f"{v['undetermined']}  {', '.join(r['cites'])}"
             )
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     # Imported here so the other commands never load FastAPI or the database layer; the server's own
-    # entry point maps its errors to the same exit codes as this CLI.
+    # entry point maps its errors to the same exit codes (painpath.cli.exit_codes).
     from painpath.api.server import main as serve_main  # noqa: PLC0415
 
     argv = [*(["--host", args.host] if args.host else []), *(["--port", str(args.port)] if args.port else [])]
@@ -148,14 +145,14 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     if args.n < 0:
         print("painpath: --n must be 0 or more", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     if args.output and args.output != "-":
         with Path(args.output).open("w", encoding="utf-8") as out:
             written = write_cohort(out, args.n, args.seed)
     else:
         written = write_cohort(sys.stdout, args.n, args.seed)
     print(f"painpath synth: wrote {written} SYNTHETIC patients (seed {args.seed}); none is real", file=sys.stderr)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -165,7 +162,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="painpath", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="painpath",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+        epilog=epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--log-level", default="WARNING", help="structured log level (default WARNING)")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -245,10 +247,10 @@ def main(argv: list[str] | None = None) -> int:
         return result
     except RulesValidationError as exc:
         print(f"painpath: {exc}", file=sys.stderr)
-        return EXIT_RULES
+        return ExitCode.CONFIG
     except FactsValidationError as exc:
         print(f"painpath: {exc}", file=sys.stderr)
-        return EXIT_FACTS
+        return ExitCode.FACTS
     except PainpathError as exc:
         print(f"painpath: {exc}", file=sys.stderr)
-        return EXIT_REVIEW
+        return ExitCode.FAILED

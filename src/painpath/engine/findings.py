@@ -1,7 +1,8 @@
-"""Reading a rendered decision for presentation: what was found, on which facts, from which sources.
+"""Reading a decision document for presentation: what was found, on which facts, from which sources.
 
-Cards (CDS Hooks) and GuidanceResponse actions are two views of the same decision document
-(``render.decision_to_dict``); this module extracts what both show, so they cannot disagree.
+Cards (CDS Hooks) and GuidanceResponse actions are two views of the same decision document, the
+typed ``DecisionDocument`` of ``engine.contract`` (parse the rendered body once with
+``DecisionDocument.model_validate_json``); this module extracts what both show, so they cannot disagree.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from painpath.engine.contract import DecisionDocument, DecisionRuleBrief, DecisionRuleTrace
 from painpath.engine.language import Guideline
 
 FindingKind = Literal["red_flag", "safety_alert", "adherence", "pmp", "note"]
@@ -33,89 +35,82 @@ class Finding:
     advice: tuple[str, ...] = ()
 
 
-def rule_entry(decision: Mapping[str, Any], rule_id: str) -> Mapping[str, Any]:
-    """The ``rules[]`` entry of one rule (empty when absent)."""
-    for entry in decision.get("rules", ()):
-        if entry["id"] == rule_id:
-            return entry  # type: ignore[no-any-return]
-    return {}
+def rule_entry(decision: DecisionDocument, rule_id: str) -> DecisionRuleTrace | DecisionRuleBrief | None:
+    """The ``rules[]`` entry of one rule (``None`` when absent)."""
+    return next((entry for entry in decision.rules or () if entry.id == rule_id), None)
 
 
-def findings(decision: Mapping[str, Any]) -> list[Finding]:
+def findings(decision: DecisionDocument) -> list[Finding]:
     """Red flags and safety alerts, unmet recommendations, the PMP decision, then notes."""
     out: list[Finding] = []
-    if decision.get("status") != "ok":
+    if decision.status != "ok":
         return out
-    for alert in decision.get("safety_alerts", ()):
-        rule = alert["rule"]
-        out.append(
-            Finding(
-                "safety_alert",
-                rule["id"],
-                rule["version"],
-                tuple(rule["cites"]),
-                alert["text"],
-                urgency=alert["urgency"],
-            )
-        )
-    for f in (decision.get("red_flags") or {}).get("findings", ()):
-        rule = f["rule"]
+    for alert in decision.safety_alerts or ():
+        rule = alert.rule
+        out.append(Finding("safety_alert", rule.id, rule.version, tuple(rule.cites), alert.text, urgency=alert.urgency))
+    for f in decision.red_flags.findings if decision.red_flags else ():
+        rule = f.rule
         out.append(
             Finding(
                 "red_flag",
-                rule["id"],
-                rule["version"],
-                tuple(rule["cites"]),
-                f["action"],
-                urgency=f["urgency"],
-                condition=f["condition"],
-                explanation=f.get("explanation"),
+                rule.id,
+                rule.version,
+                tuple(rule.cites),
+                f.action,
+                urgency=f.urgency,
+                condition=f.condition,
+                explanation=f.explanation,
             )
         )
-    for rec, entry in (decision.get("best_practice") or {}).items():
-        if entry["status"] != "not_met":
+    for rec, entry in (decision.best_practice or {}).items():
+        if entry.status != "not_met":
             continue
-        for reason in entry["reasons"]:
-            rule = reason["rule"]
+        for reason in entry.reasons:
+            rule = reason.rule
             out.append(
                 Finding(
                     "adherence",
-                    rule["id"],
-                    rule["version"],
-                    tuple(rule["cites"]),
-                    reason["text"],
+                    rule.id,
+                    rule.version,
+                    tuple(rule.cites),
+                    reason.text,
                     recommendation=str(rec),
                     status="not_met",
-                    advice=tuple(entry.get("advice", ())),
+                    advice=tuple(entry.advice),
                 )
             )
-    pmp = decision.get("pmp")
-    if pmp and pmp["status"] in ("recommended", "not_yet", "not_suitable"):
-        for reason in pmp["reasons"]:
-            rule = reason["rule"]
+    pmp = decision.pmp
+    if pmp and pmp.status in ("recommended", "not_yet", "not_suitable"):
+        for reason in pmp.reasons:
+            rule = reason.rule
             out.append(
                 Finding(
                     "pmp",
-                    rule["id"],
-                    rule["version"],
-                    tuple(rule["cites"]),
-                    reason["text"],
-                    status=pmp["status"],
-                    advice=tuple(a for a in (reason.get("instead"), *pmp.get("preparation", ())) if a),
+                    rule.id,
+                    rule.version,
+                    tuple(rule.cites),
+                    reason.text,
+                    status=pmp.status,
+                    advice=tuple(a for a in (reason.instead, *pmp.preparation) if a),
                 )
             )
-    for note in decision.get("notes", ()):
-        rule = note["rule"]
-        out.append(Finding("note", rule["id"], rule["version"], tuple(rule["cites"]), note["text"]))
+    for note in decision.notes or ():
+        rule = note.rule
+        out.append(Finding("note", rule.id, rule.version, tuple(rule.cites), note.text))
     return out
 
 
-def facts_used(decision: Mapping[str, Any], rule_id: str) -> list[tuple[str, Any, str, str | None]]:
+def facts_used(decision: DecisionDocument, rule_id: str) -> list[tuple[str, Any, str, str | None]]:
     """``(fact, value, result, label)`` for the conditions that decided a rule."""
-    return [
-        (c["fact"], c.get("actual"), c["result"], c.get("label"))
-        for c in rule_entry(decision, rule_id).get("because", ())
-    ]
+    entry = rule_entry(decision, rule_id)
+    because = entry.because if isinstance(entry, DecisionRuleTrace) else ()
+    return [(c.fact, c.actual, c.result, c.label) for c in because]
+
+
+def missing_for(decision: DecisionDocument, rule_id: str) -> list[str]:
+    """The facts that would settle an undetermined rule (empty otherwise)."""
+    entry = rule_entry(decision, rule_id)
+    return list(entry.missing or ()) if entry is not None else []
 
 
 def guideline_for(cite: str, guidelines: Mapping[str, Guideline]) -> Guideline | None:
@@ -134,8 +129,3 @@ def citation_lines(cites: tuple[str, ...], guidelines: Mapping[str, Guideline]) 
         name = f"{g.title} ({g.publisher}, {g.year})" + (f", section {section}" if section else "")
         lines.append(f"- [{name}]({g.url})" if g.url else f"- {name}")
     return lines
-
-
-def source_of(fact: str, sources: Mapping[str, str]) -> str | None:
-    """The resource(s) a fact came from, when it came from FHIR."""
-    return sources.get(fact)

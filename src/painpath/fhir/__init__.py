@@ -1,4 +1,5 @@
-"""FHIR R4 input: an adapter at the edge that maps a Bundle to ``PatientFacts`` (see docs/fhir.md)."""
+"""FHIR at the edge: a Bundle in as ``PatientFacts`` (see docs/fhir.md); GuidanceResponses and the audit's
+MeasureReports out (``painpath.fhir.guidance``, ``painpath.fhir.measurereport``)."""
 
 from painpath.fhir.codes import CodeIndex, default_code_index, load_code_tables
 from painpath.fhir.mapping import FhirFacts, MappingIssue, Referral, facts_from_bundle

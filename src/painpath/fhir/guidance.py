@@ -20,6 +20,7 @@ from typing import Any
 
 from fhir.resources.R4B.guidanceresponse import GuidanceResponse
 
+from painpath.engine.contract import DecisionDocument
 from painpath.engine.findings import facts_used, findings, guideline_for
 from painpath.engine.language import Guideline
 from painpath.fhir import MappingIssue, default_code_index
@@ -70,7 +71,7 @@ def _outcome(issues: Sequence[MappingIssue]) -> dict[str, Any]:
 
 
 def guidance_response(
-    decision: Mapping[str, Any],
+    decision: DecisionDocument,
     guidelines: Mapping[str, Guideline],
     *,
     sources: Mapping[str, str],
@@ -78,7 +79,7 @@ def guidance_response(
     patient_ref: str | None,
 ) -> dict[str, Any]:
     """The decision document as a validated R4 GuidanceResponse (JSON-ready)."""
-    rs = decision["ruleset"]
+    rs = decision.ruleset
     actions = []
     for f in findings(decision):
         used = facts_used(decision, f.rule_id)
@@ -96,22 +97,22 @@ def guidance_response(
         if refs:
             action["resource"] = {"reference": refs[0]}
         actions.append(action)
-    red_flags = decision.get("red_flags") or {}
-    if decision.get("status") != "ok":
+    red_flags = decision.red_flags
+    if decision.status != "ok":
         status = "failure"
-    elif red_flags.get("status") == "incomplete":
+    elif red_flags is not None and red_flags.status == "incomplete":
         status = "data-required"
     else:
         status = "success"
     contained: list[dict[str, Any]] = [_outcome(issues)]
     document: dict[str, Any] = {
         "resourceType": "GuidanceResponse",
-        "id": decision["decision_id"],
-        "identifier": [{"system": "urn:painpath:decision", "value": decision["decision_id"]}],
-        "requestIdentifier": {"system": "urn:painpath:decision", "value": decision["decision_id"]},
-        "moduleCanonical": f"{MODULE_BASE}{rs['name']}|{rs['version']}",
+        "id": decision.decision_id,
+        "identifier": [{"system": "urn:painpath:decision", "value": decision.decision_id}],
+        "requestIdentifier": {"system": "urn:painpath:decision", "value": decision.decision_id},
+        "moduleCanonical": f"{MODULE_BASE}{rs.name}|{rs.version}",
         "status": status,
-        "occurrenceDateTime": decision["created_at"],
+        "occurrenceDateTime": decision.created_at,
         "evaluationMessage": [{"reference": "#mapping"}],
     }
     if status != "failure":
@@ -120,7 +121,7 @@ def guidance_response(
             "id": "advice",
             "status": "draft",
             "intent": "proposal",
-            "instantiatesCanonical": [f"{MODULE_BASE}{rs['name']}|{rs['version']}"],
+            "instantiatesCanonical": [f"{MODULE_BASE}{rs.name}|{rs.version}"],
         }
         if actions:
             group["action"] = actions
@@ -130,8 +131,8 @@ def guidance_response(
         document["result"] = {"reference": "#advice"}
     if status == "data-required":
         # Every unanswered red-flag question, then the other missing facts, most important first.
-        screen = list(red_flags.get("missing", ()))
-        others = [m["fact"] for m in decision["missing_information"] if m["fact"] not in screen]
+        screen = list(red_flags.missing) if red_flags is not None else []
+        others = [m.fact for m in decision.missing_information or () if m.fact not in screen]
         wanted = [p for p in [*screen, *others[:_OTHER_REQUIREMENTS_MAX]] if not p.startswith("derived.")]
         document["dataRequirement"] = [_requirement(p) for p in wanted]
     if patient_ref:
@@ -140,6 +141,6 @@ def guidance_response(
     if used_refs:
         document["reasonReference"] = [{"reference": r} for r in used_refs]
     document["contained"] = contained
-    document["note"] = [{"text": f"ruleset {rs['name']} {rs['version']} ({rs['content_hash']})"}]
+    document["note"] = [{"text": f"ruleset {rs.name} {rs.version} ({rs.content_hash})"}]
     GuidanceResponse.model_validate(document)
     return document

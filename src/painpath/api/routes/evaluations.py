@@ -18,6 +18,7 @@ from painpath.api.limits import FHIR_MEDIA_TYPE, JSON_MEDIA_TYPE, FactsOrFhirBod
 from painpath.api.models import DecisionOut
 from painpath.api.openapi import AUTH_PROBLEMS, FACTS_REQUEST_BODY, INVALID_FACTS_EXAMPLE, problems
 from painpath.api.problems import ApiProblem
+from painpath.engine.contract import DecisionDocument
 from painpath.engine.render import Trace
 from painpath.fhir.guidance import guidance_response
 
@@ -80,7 +81,7 @@ async def create_evaluation(
     headers = {"Location": f"/v1/evaluations/{issued.decision_id}"}
     if prefers_fhir(accept):
         document = guidance_response(
-            orjson.loads(issued.body),
+            DecisionDocument.model_validate_json(issued.body),
             services.engine.ruleset.guidelines,
             sources=mapped.sources if mapped else {},
             issues=mapped.issues if mapped else (),

@@ -1,5 +1,8 @@
 """FHIR R4B MeasureReports of an audit, built with ``fhir.resources`` so they are valid.
 
+Plain inputs, so FHIR stays at the edge and knows nothing of how the audit ran: the audit's JSON
+summary (``painpath.audit.report.summarise``) and the part files of its subject lists.
+
 * ``measure-report-summary.json``: a ``collection`` Bundle with one ``summary`` MeasureReport per
   measure: the population counts, the rate as ``measureScore`` and its 95% Wilson interval as an
   extension (``urn:painpath:fhir:extension:rate-interval-95``, a Range).
@@ -22,17 +25,13 @@ from __future__ import annotations
 import datetime
 import json
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.list import List as FhirList
 from fhir.resources.R4B.measurereport import MeasureReport
-
-from painpath.audit.measures import MeasureSet
-
-if TYPE_CHECKING:
-    from painpath.audit.runner import _Subjects
 
 MEASURE_POPULATION = "http://terminology.hl7.org/CodeSystem/measure-population"
 PAINPATH_POPULATION = "urn:painpath:measure-population"
@@ -61,7 +60,7 @@ def _dump(value: Any) -> str:
 
 
 def _report(
-    m: dict[str, Any], ms: MeasureSet, period: str, now: str, kind: str, lists: dict[str, str]
+    m: dict[str, Any], ruleset_version: str, period: str, now: str, kind: str, lists: dict[str, str]
 ) -> dict[str, Any]:
     populations = []
     for key, system, code, list_code in _POPULATIONS:
@@ -92,7 +91,7 @@ def _report(
         "id": f"{m['key'].lower().replace('_', '-')}-{kind}"[:64],
         "status": "complete",
         "type": kind,
-        "measure": f"urn:painpath:measure:{m['key']}|{ms.ruleset_version}",
+        "measure": f"urn:painpath:measure:{m['key']}|{ruleset_version}",
         "date": now,
         "period": {"start": period, "end": period},
         "group": [group],
@@ -120,9 +119,14 @@ def _stream(f: Any, text: str, parts: dict[str, Path]) -> None:
     f.write(text)
 
 
-def write_measure_reports(summary: dict[str, Any], ms: MeasureSet, out: Path, subjects: _Subjects | None) -> None:
-    """Write the summary Bundle and, when subject lists were collected, the subject-list NDJSON."""
+def write_measure_reports(summary: dict[str, Any], out: Path, subject_parts: Mapping[str, Path] | None) -> None:
+    """Write the summary Bundle and, when subject lists were collected, the subject-list NDJSON.
+
+    ``subject_parts`` maps ``measure|code`` (``all|`` for the cohort) to the part file of that list's
+    entries, for the lists that have entries; ``None`` when subject lists were not collected.
+    """
     period = summary["audit_date"]
+    version = summary["ruleset"]["version"]
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     bundle = Bundle.model_validate(
         {
@@ -130,13 +134,13 @@ def write_measure_reports(summary: dict[str, Any], ms: MeasureSet, out: Path, su
             "type": "collection",
             "timestamp": now,
             "entry": [
-                {"resource": MeasureReport.model_validate(_report(m, ms, period, now, "summary", {})).model_dump()}
+                {"resource": MeasureReport.model_validate(_report(m, version, period, now, "summary", {})).model_dump()}
                 for m in summary["measures"]
             ],
         }
     )
     (out / "measure-report-summary.json").write_text(bundle.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    if subjects is None:
+    if subject_parts is None:
         return
     with (out / "measure-report-subject-list.ndjson").open("w", encoding="utf-8") as f:
         cohort: dict[str, Any] = {
@@ -146,9 +150,9 @@ def write_measure_reports(summary: dict[str, Any], ms: MeasureSet, out: Path, su
             "mode": "snapshot",
             "title": "Evaluated patients",
         }
-        all_part = subjects.path("all|")
+        all_part = subject_parts.get("all|")
         parts = {}
-        if all_part.exists() and subjects.counts["all|"]:
+        if all_part is not None and all_part.exists():
             cohort["entry"] = [_placeholder("cohort")]
             parts["cohort"] = all_part
         _stream(f, FhirList.model_validate(cohort).model_dump_json(), parts)
@@ -157,11 +161,11 @@ def write_measure_reports(summary: dict[str, Any], ms: MeasureSet, out: Path, su
             lists: dict[str, str] = {}
             parts = {}
             for code in "MNXAU":
-                key = f"{m['key']}|{code}"
-                if subjects.counts[key]:
+                part = subject_parts.get(f"{m['key']}|{code}")
+                if part is not None:
                     lid = f"list-{code}"
                     lists[code] = lid
-                    parts[lid] = subjects.path(key)
-            report = MeasureReport.model_validate(_report(m, ms, period, now, "subject-list", lists))
+                    parts[lid] = part
+            report = MeasureReport.model_validate(_report(m, version, period, now, "subject-list", lists))
             _stream(f, report.model_dump_json(), parts)
             f.write("\n")
