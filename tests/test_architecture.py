@@ -15,16 +15,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 ENGINE_API = {"painpath.engine", "painpath.engine.contract"}
 # Engine submodules that edge code imports today, until the facade `painpath.engine` exports what they need.
 # Temporary: the engine rewrite empties this set; do not add to it.
-TRANSITIONAL = {
-    "painpath.engine.decision",
-    "painpath.engine.engine",
-    "painpath.engine.findings",
-    "painpath.engine.ir",
-    "painpath.engine.language",
-    "painpath.engine.loader",
-    "painpath.engine.render",
-    "painpath.engine.vectors",
-}
+TRANSITIONAL: set[str] = set()
 EDGES = ("api", "cds", "fhir", "store", "audit", "web", "cli", "workers")
 
 

@@ -31,8 +31,7 @@ import anyio.to_thread
 import orjson
 import structlog
 
-from painpath.engine import Engine
-from painpath.engine.render import Trace, decision_to_dict
+from painpath.engine import Engine, Trace, decision_to_dict
 from painpath.errors import FactsValidationError, PainpathError, Problem, RulesValidationError
 from painpath.facts import parse_facts_json
 from painpath.logging import configure_logging

@@ -12,7 +12,7 @@ from painpath.api.auth import Caller
 from painpath.api.issue import IssuedDecision, issue_decision
 from painpath.api.settings import Settings
 from painpath.api.state import Services
-from painpath.engine.render import Trace
+from painpath.engine import Trace
 from painpath.errors import FactsValidationError, Problem
 from painpath.fhir import FhirFacts, facts_from_bundle
 

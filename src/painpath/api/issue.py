@@ -16,7 +16,7 @@ import structlog
 from starlette.concurrency import run_in_threadpool
 
 from painpath.api.auth import Caller
-from painpath.engine.render import Trace
+from painpath.engine import Trace
 from painpath.store import DecisionLog, DecisionRecord
 from painpath.workers import Evaluator, Rejected
 

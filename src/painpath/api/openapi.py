@@ -16,8 +16,7 @@ from fastapi.openapi.utils import get_openapi
 
 from painpath.api.examples import CAUDA_EQUINA_FACTS, FACTS_EXAMPLES, MISSPELT_FACTS_PROBLEM
 from painpath.api.problems import PROBLEM_MEDIA_TYPE, ProblemDetails
-from painpath.engine import Engine
-from painpath.engine.render import decision_to_dict
+from painpath.engine import Engine, decision_to_dict
 from painpath.facts import PatientFacts, parse_facts
 
 REF = "#/components/schemas/{model}"

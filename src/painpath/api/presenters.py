@@ -9,9 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from painpath.engine import ir
-from painpath.engine.language import Guideline
-from painpath.engine.render import rule_summary
+from painpath.engine import AllNode, AnyNode, Guideline, Leaf, Node, NotNode, Rule, RulesetIR, rule_summary
 
 
 def _jsonable(value: Any) -> Any:
@@ -21,27 +19,27 @@ def _jsonable(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def ruleset_ref(ruleset: ir.RulesetIR) -> dict[str, str]:
+def ruleset_ref(ruleset: RulesetIR) -> dict[str, str]:
     return {"name": ruleset.name, "version": ruleset.version, "content_hash": ruleset.content_hash}
 
 
-def rules_index(ruleset: ir.RulesetIR) -> dict[str, Any]:
+def rules_index(ruleset: RulesetIR) -> dict[str, Any]:
     return {"ruleset": ruleset_ref(ruleset), "rules": [rule_summary(r) for r in ruleset.rules]}
 
 
-def condition(node: ir.Node, parameters: Mapping[str, Any]) -> dict[str, Any]:
+def condition(node: Node, parameters: Mapping[str, Any]) -> dict[str, Any]:
     """A condition tree in the rule language's own shape, with parameter values in force."""
     out: dict[str, Any]
-    if isinstance(node, ir.Leaf):
+    if isinstance(node, Leaf):
         value = parameters.get(node.param) if node.param is not None else node.value
         out = {"fact": node.path, "op": node.op, "value": _jsonable(value)}
         if node.param is not None:
             out["parameter"] = node.param
-    elif isinstance(node, ir.AllNode):
+    elif isinstance(node, AllNode):
         out = {"all": [condition(c, parameters) for c in node.children]}
-    elif isinstance(node, ir.AnyNode):
+    elif isinstance(node, AnyNode):
         out = {"any": [condition(c, parameters) for c in node.children]}
-    elif isinstance(node, ir.NotNode):
+    elif isinstance(node, NotNode):
         out = {"not": condition(node.child, parameters)}
     else:
         out = {"at_least": node.n, "of": [condition(c, parameters) for c in node.children]}
@@ -60,7 +58,7 @@ def citation(ref: str, guidelines: Mapping[str, Guideline]) -> dict[str, Any]:
     return out
 
 
-def rule_detail(ruleset: ir.RulesetIR, rule: ir.Rule, parameters: Mapping[str, Any]) -> dict[str, Any]:
+def rule_detail(ruleset: RulesetIR, rule: Rule, parameters: Mapping[str, Any]) -> dict[str, Any]:
     """Everything about one rule: condition, conclusion, citations, wording and test vectors."""
     return {
         **rule_summary(rule),
@@ -87,14 +85,14 @@ def guideline_summary(g: Guideline) -> dict[str, Any]:
     }
 
 
-def guidelines_index(ruleset: ir.RulesetIR) -> dict[str, Any]:
+def guidelines_index(ruleset: RulesetIR) -> dict[str, Any]:
     return {
         "ruleset": ruleset_ref(ruleset),
         "guidelines": [guideline_summary(g) for _, g in sorted(ruleset.guidelines.items())],
     }
 
 
-def guideline_detail(ruleset: ir.RulesetIR, g: Guideline) -> dict[str, Any]:
+def guideline_detail(ruleset: RulesetIR, g: Guideline) -> dict[str, Any]:
     """A guideline with its section summaries and the rules and parameters citing it."""
 
     def cites_it(cites: tuple[str, ...] | list[str]) -> bool:

@@ -30,8 +30,7 @@ from typing import Any, Literal
 
 import yaml
 
-from painpath.engine import ir
-from painpath.engine.decision import AdherenceEntry, Decision
+from painpath.engine import AdherenceEntry, Decision, Rule, RulesetIR
 
 MEASURES_FILE = Path(__file__).with_name("measures.yaml")
 
@@ -114,12 +113,12 @@ def _rec_sort(key: str) -> tuple[int, int, str]:
     return (0, int(key), "") if key.isdigit() else (1, 0, key)
 
 
-def build_measures(ruleset: ir.RulesetIR) -> MeasureSet:
+def build_measures(ruleset: RulesetIR) -> MeasureSet:
     """The measures of ``ruleset``: adherence keys in recommendation order, then each finding rule."""
     spec = _spec()
     source = ruleset.guidelines.get(spec["recommendation_source"])
-    recs: dict[str, list[ir.Rule]] = {}
-    findings: list[ir.Rule] = []
+    recs: dict[str, list[Rule]] = {}
+    findings: list[Rule] = []
     for rule in ruleset.rules:
         c = rule.concludes
         if c.kind == "adherence":

@@ -30,7 +30,7 @@ from painpath.audit.aggregate import Aggregate, Subjects
 from painpath.audit.measures import build_measures
 from painpath.audit.readers import FORMATS
 from painpath.audit.worker import Chunk, ChunkResult, evaluate_chunk, patient_header
-from painpath.engine.loader import load_ruleset
+from painpath.engine import load_ruleset
 from painpath.errors import PainpathError
 from painpath.paths import default_rules_dir
 from painpath.workers import EngineSpec, WorkerPool

@@ -24,9 +24,7 @@ from typing import Any
 from painpath.audit.measures import POPULATIONS, MeasureSet, build_measures, classify, explain
 from painpath.audit.readers import FORMATS
 from painpath.audit.synth import ID_PREFIX
-from painpath.engine import Engine
-from painpath.engine.decision import Decision, PmpSection, Reason
-from painpath.engine.render import decision_to_text
+from painpath.engine import Decision, Engine, PmpSection, Reason, decision_to_text
 from painpath.errors import FactsValidationError
 from painpath.workers import EngineSpec as EngineSpec  # noqa: PLC0414 - re-exported for chunks and audit jobs
 from painpath.workers import process_engine

@@ -15,9 +15,8 @@ from typing import Any
 
 from painpath.cds.models import SUMMARY_MAX
 from painpath.cds.wording import Indicator, Wording
+from painpath.engine import Finding, Guideline, citation_lines, facts_used, findings_of, guideline_for, missing_for
 from painpath.engine.contract import DecisionDocument
-from painpath.engine.findings import Finding, citation_lines, facts_used, findings, guideline_for, missing_for
-from painpath.engine.language import Guideline
 from painpath.fhir import FhirFacts, Referral, default_code_index
 
 _MISSING_LISTED = 8
@@ -264,7 +263,7 @@ class CardBuilder:
             card = self._card(_short(s.manual_review), detail, "warning", (), [])
             return [IssuedCard(card, None, None)]
         cards: list[IssuedCard] = []
-        for f in findings(decision):
+        for f in findings_of(decision):
             indicator = self._indicator(decision, f, ctx)
             if indicator is None:
                 continue

@@ -16,10 +16,15 @@ import structlog
 
 from painpath.audit.readers import FORMATS
 from painpath.cli.exit_codes import ExitCode, epilog
-from painpath.engine import Engine, ir
-from painpath.engine.loader import load_ruleset
-from painpath.engine.render import decision_to_dict, decision_to_text, rule_summary
-from painpath.engine.vectors import run_vectors
+from painpath.engine import (
+    Engine,
+    RulesetIR,
+    decision_to_dict,
+    decision_to_text,
+    load_ruleset,
+    rule_summary,
+    run_vectors,
+)
 from painpath.errors import FactsValidationError, PainpathError, RulesValidationError
 from painpath.facts import parse_facts_json
 from painpath.facts.questions import load_questions
@@ -111,7 +116,7 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     return ExitCode.VECTORS if report.failed else ExitCode.OK
 
 
-def rules_listing(ruleset: ir.RulesetIR) -> list[dict[str, Any]]:
+def rules_listing(ruleset: RulesetIR) -> list[dict[str, Any]]:
     """The rules index: id, version, title, stratum, cites and vector counts per expectation."""
     return [rule_summary(rule) for rule in ruleset.rules]
 

@@ -24,8 +24,10 @@ from painpath.engine.decision import (
     RuleOutcome,
     SectionEntry,
 )
-from painpath.engine.ir import Rule, RulesetIR
-from painpath.engine.language import Guideline
+from painpath.engine.findings import Finding, citation_lines, facts_used, guideline_for, missing_for
+from painpath.engine.findings import findings as findings_of
+from painpath.engine.ir import AllNode, AnyNode, AtLeastNode, Leaf, Node, NotNode, Rule, RulesetIR
+from painpath.engine.language import Guideline, RuleFile
 from painpath.engine.loader import load_ruleset, load_site_config
 from painpath.engine.render import Trace, decision_to_dict, decision_to_text, rule_summary
 from painpath.engine.strata import Engine, EngineStats, Evaluator
@@ -39,12 +41,19 @@ render_text = decision_to_text
 
 __all__ = [
     "AdherenceEntry",
+    "AllNode",
+    "AnyNode",
+    "AtLeastNode",
     "Decision",
     "Engine",
     "EngineStats",
     "Evaluator",
+    "Finding",
     "Guideline",
+    "Leaf",
     "MissingFact",
+    "Node",
+    "NotNode",
     "PathwayEntry",
     "PmpSection",
     "PossibleFinding",
@@ -54,6 +63,7 @@ __all__ = [
     "RedFlagSection",
     "ReferralEntry",
     "Rule",
+    "RuleFile",
     "RuleOutcome",
     "RulesetIR",
     "SectionEntry",
@@ -62,10 +72,15 @@ __all__ = [
     "VectorReport",
     "VectorResult",
     "Vocabulary",
+    "citation_lines",
     "decision_to_dict",
     "decision_to_text",
+    "facts_used",
+    "findings_of",
+    "guideline_for",
     "load_ruleset",
     "load_site_config",
+    "missing_for",
     "render_json",
     "render_text",
     "rule_summary",

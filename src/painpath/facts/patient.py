@@ -11,6 +11,7 @@ from painpath.facts.base import FactModel
 from painpath.facts.care import Care
 from painpath.facts.demographics import Demographics
 from painpath.facts.function import Function
+from painpath.facts.groups import expand_group_answers
 from painpath.facts.instruments import Instruments
 from painpath.facts.mental_health import MentalHealth
 from painpath.facts.pain import Pain
@@ -52,7 +53,4 @@ class PatientFacts(FactModel):
     def _expand_group_answers(cls, data: Any) -> Any:
         if not isinstance(data, dict) or not data.get("answered_groups"):
             return data
-        # the question catalogue is validated against this model's catalogue, so it is imported here
-        from painpath.facts.questions import expand_group_answers  # noqa: PLC0415
-
         return expand_group_answers(data)

@@ -29,40 +29,6 @@ BOOLEAN_ANSWERS = ("true", "false")
 """The answer keys of a yes/no fact, as quoted strings in the YAML."""
 
 
-def expand_group_answers(data: dict[str, Any]) -> dict[str, Any]:
-    """Apply ``answered_groups`` to raw facts: each group sets its facts unless they are recorded.
-
-    Every fact set this way is recorded in ``provenance`` as ``group:<id>``. An unknown group id, or a
-    recorded answer that contradicts the group (e.g. saddle numbness "yes" with "no cauda equina
-    symptoms"), raises ``ValueError`` naming it (a validation error of the facts).
-    """
-    catalogue = load_questions()
-    groups = {g.id: g for g in catalogue.groups}
-    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
-    provenance = dict(out.get("provenance") or {})
-    answered = out.get("answered_groups")
-    if not isinstance(answered, list):
-        raise ValueError("answered_groups must be a list of group ids")
-    for gid in answered:
-        group = groups.get(gid) if isinstance(gid, str) else None
-        if group is None:
-            near = suggest(str(gid), groups)
-            raise ValueError(f"answered_groups: unknown group {gid!r}" + (f" (did you mean '{near}'?)" if near else ""))
-        for path, value in group.sets:
-            section, _, name = path.partition(".")
-            target = out.setdefault(section, {})
-            if not isinstance(target, dict):
-                raise ValueError(f"{section}: must be an object")
-            recorded = target.get(name)
-            if recorded is None:
-                target[name] = value
-                provenance.setdefault(path, f"group:{gid}")
-            elif recorded != value:
-                raise ValueError(f"{path}: recorded as {recorded!r}, but the group answer {gid!r} says {value!r}")
-    out["provenance"] = provenance
-    return out
-
-
 __all__ = [
     "BOOLEAN_ANSWERS",
     "QUESTIONS_FILE",
@@ -71,7 +37,6 @@ __all__ = [
     "QuestionCatalogue",
     "Topic",
     "default_guidelines_dir",
-    "expand_group_answers",
     "load_questions",
 ]
 

@@ -20,9 +20,8 @@ from typing import Any
 
 from fhir.resources.R4B.guidanceresponse import GuidanceResponse
 
+from painpath.engine import Guideline, facts_used, findings_of, guideline_for
 from painpath.engine.contract import DecisionDocument
-from painpath.engine.findings import facts_used, findings, guideline_for
-from painpath.engine.language import Guideline
 from painpath.fhir import MappingIssue, default_code_index
 
 MODULE_BASE = "https://painpath.org/fhir/Library/"
@@ -81,7 +80,7 @@ def guidance_response(
     """The decision document as a validated R4 GuidanceResponse (JSON-ready)."""
     rs = decision.ruleset
     actions = []
-    for f in findings(decision):
+    for f in findings_of(decision):
         used = facts_used(decision, f.rule_id)
         refs = sorted({s for p, *_ in used for s in sources.get(p, "").split(", ") if s})
         lines = [f"{p} = {v}" + (f" ({sources[p]})" if p in sources else "") for p, v, r, _l in used if r == "true"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from painpath.engine.decision import Decision
+from painpath.engine import Decision
 from painpath.store.triage import NO_URGENCY_RANK, DecisionIndex
 
 REFERRALS_FACT = "care.referrals_requested"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from painpath.engine.decision import Decision
+from painpath.engine import Decision
 from painpath.facts import CATALOGUE
 
 URGENCY_TEXT = {"emergency": "Emergency", "urgent": "Urgent", "soon": "Soon", "routine": "Routine"}

@@ -18,8 +18,8 @@ from painpath.api.limits import FHIR_MEDIA_TYPE, JSON_MEDIA_TYPE, FactsOrFhirBod
 from painpath.api.models import DecisionOut
 from painpath.api.openapi import AUTH_PROBLEMS, FACTS_REQUEST_BODY, INVALID_FACTS_EXAMPLE, problems
 from painpath.api.problems import ApiProblem
+from painpath.engine import Trace
 from painpath.engine.contract import DecisionDocument
-from painpath.engine.render import Trace
 from painpath.fhir.guidance import guidance_response
 
 router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
