@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv run examples test lint typecheck unit rules-check browser-deps bench bench-http bench-audit schemas clean
+.PHONY: venv node-deps run examples test lint typecheck unit rules-check browser-deps bench bench-http bench-audit schemas clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,6 +13,16 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+# The FHIR validators the tests use (FHIR.js and HL7's R4 JSON schema), pinned by the lock file.
+NODE_DIR   := tests/support/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed
+
+$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
+node-deps: $(NODE_STAMP)
 
 ## run: the HTTP service on http://127.0.0.1:8000 (SQLite decision log under ./data, created on first start)
 run: venv
@@ -35,7 +45,7 @@ typecheck: venv
 rules-check: venv
 	$(BIN)/painpath rules check
 
-unit: venv browser-deps
+unit: venv browser-deps node-deps
 	$(BIN)/pytest -q
 
 ## browser-deps: what the browser tests need (Debian's chromium and chromium-driver, the pinned axe-core); idempotent
@@ -59,4 +69,4 @@ schemas: venv
 	$(BIN)/python -m painpath.schemas --write
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(NODE_DIR)/node_modules

@@ -83,15 +83,24 @@ def test_every_row_names_a_real_fact_and_a_value_it_can_take() -> None:
     assert codes.medication("http://www.whocc.no/atc", "A10BA02") is None
 
 
+def first_code(table: dict[str, Any]) -> dict[str, Any]:
+    codes: list[dict[str, Any]] = table["observations"]["instruments.phq9.total"]["codes"]
+    return codes[0]
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda t: t["observations"][0].update(fact="instruments.phq9.totl"), "not a fact"),
-        (lambda t: t["observations"][0].update(value="boolean"), "integer fact, not boolean"),
-        (lambda t: t["conditions"][2].update(value="maybe"), "yes/no"),
+        (
+            lambda t: t["observations"].update({"instruments.phq9.totl": t["observations"]["instruments.phq9.total"]}),
+            "not a fact",
+        ),
+        (lambda t: t["observations"]["instruments.phq9.total"].update(value="boolean"), "integer fact, not boolean"),
+        (lambda t: t["conditions"]["history_of_cancer"].update(value="maybe"), "yes/no"),
         (lambda t: t["medications"][0].update(value="aspirin"), "not a medicine class"),
-        (lambda t: t["observations"].append(dict(t["observations"][0])), "listed twice"),
-        (lambda t: t["observations"][0].update(verification="probably"), "verification"),
+        (lambda t: t["observations"]["instruments.gad7.total"]["codes"].append({**first_code(t)}), "listed twice"),
+        (lambda t: first_code(t).update(verification="probably"), "verification"),
+        (lambda t: t["observations"]["instruments.phq9.item9"].update(answers="phq_freq"), "no answer list"),
     ],
 )
 def test_a_broken_code_table_is_rejected_naming_the_row(tmp_path: Path, change: Any, message: str) -> None:
@@ -241,7 +250,7 @@ def test_questionnaire_answers_medicines_procedures_and_requests() -> None:
                 "status": "draft",
                 "intent": "order",
                 "subject": {"reference": "Patient/p"},
-                "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "72148"}]},
+                "code": {"coding": [{"system": SNOMED, "code": "41333006"}]},
             },
         ),
         as_of=TODAY,

@@ -36,6 +36,25 @@ class ObservationCode(_Row):
     fact: str
     value: ValueKind
     max_age_days: int | None = Field(default=None, ge=1)
+    answers: str | None = None
+    """The scored answer list (``answer_lists``) a coded answer is read with."""
+    verification: Verification
+
+
+class RecognisedCode(_Row):
+    """A code painpath knows but no rule reads: reported as information, not as an unknown code."""
+
+    system: str
+    code: str
+    display: str
+    verification: Verification
+
+
+class ScoredAnswer(_Row):
+    system: str
+    code: str
+    display: str
+    score: int
     verification: Verification
 
 
@@ -74,9 +93,11 @@ class ServiceCode(_Row):
     system: str | None = None
     code: str
     display: str
-    kind: Referral
+    kind: Referral | None = None
+    """None for a request painpath recognises but no rule reads (``recognised_only``)."""
     modality: Literal["xray", "mri", "ct", "ultrasound"] | None = None
     region: str | None = None
+    recognised_only: bool = False
     verification: Verification | None = None
 
 
@@ -91,6 +112,8 @@ class CodeTables(_Row):
     default_max_age_days: int = Field(ge=1)
     systems: dict[str, str]
     observations: tuple[ObservationCode, ...]
+    observations_not_used: tuple[RecognisedCode, ...] = ()
+    answer_lists: dict[str, tuple[ScoredAnswer, ...]] = Field(default_factory=dict)
     answers: Answers
     conditions: tuple[ConditionCode, ...]
     medications: tuple[MedicationCode, ...]
@@ -108,6 +131,9 @@ class CodeIndex:
     services: dict[tuple[str, str], ServiceCode]
     yes: frozenset[tuple[str, str]]
     no: frozenset[tuple[str, str]]
+    not_used: dict[tuple[str, str], RecognisedCode]
+    scores: dict[str, dict[tuple[str, str], int]]
+    """Fact path -> coded answer -> its score (from the fact's ``answers`` list)."""
 
     def medication(self, system: str, code: str) -> MedicationCode | None:
         """The longest ATC-style prefix row matching ``code`` (most specific first)."""
@@ -130,12 +156,40 @@ class CodeIndex:
         return self.tables.painpath_system, path, (spec.description if spec and spec.description else path)
 
 
+_VALUE_SETS = {"observations": "fact", "conditions": "name", "service_requests": "name"}
+
+
+def _expand(raw: dict[str, Any]) -> dict[str, Any]:
+    """Value sets (``{name: {shared fields..., codes: [rows]}}``) as flat rows, each with the shared fields."""
+    for section, key in _VALUE_SETS.items():
+        sets = raw.get(section)
+        if not isinstance(sets, dict):
+            continue
+        rows: list[Any] = []
+        for name, spec in sets.items():
+            if not isinstance(spec, dict):
+                rows.append(spec)  # reported by the model as a bad row
+                continue
+            shared = {k: v for k, v in spec.items() if k != "codes"}
+            if key == "fact":
+                shared["fact"] = name
+            for row in spec.get("codes") or []:
+                rows.append({**shared, **row} if isinstance(row, dict) else row)
+        raw[section] = rows
+    groups = raw.get("observations_not_used")
+    if isinstance(groups, dict):
+        raw["observations_not_used"] = [row for rows in groups.values() for row in rows or []]
+    return raw
+
+
 def _resolve(raw: dict[str, Any]) -> dict[str, Any]:
+    raw = _expand(raw)
     systems: dict[str, str] = raw.get("systems", {})
-    for section in ("observations", "conditions", "medications", "service_requests"):
+    for section in ("observations", "observations_not_used", "conditions", "medications", "service_requests"):
         for row in raw.get(section, []):
-            row["system"] = systems.get(row["system"], row["system"])
-    for rows in raw.get("answers", {}).values():
+            if isinstance(row, dict) and "system" in row:
+                row["system"] = systems.get(row["system"], row["system"])
+    for rows in (*raw.get("answers", {}).values(), *raw.get("answer_lists", {}).values()):
         for row in rows:
             row["system"] = systems.get(row["system"], row["system"])
     for row in raw.get("referral_codes", []):
@@ -164,9 +218,17 @@ def _validate(tables: CodeTables) -> None:
             problems.append(Problem(where, f"'{obs.fact}' is not a fact", suggest(obs.fact, CATALOGUE)))
         elif {"integer": ("integer",), "number": ("number",), "boolean": ("boolean",)}[obs.value] != (spec.kind,):
             problems.append(Problem(where, f"{obs.fact} is a {spec.kind} fact, not {obs.value}"))
+        if obs.answers is not None and obs.answers not in tables.answer_lists:
+            problems.append(
+                Problem(where, f"no answer list '{obs.answers}'", suggest(obs.answers, tables.answer_lists))
+            )
         if (obs.system, obs.code) in seen:
             problems.append(Problem(where, "code listed twice"))
         seen.add((obs.system, obs.code))
+    for i, known in enumerate(tables.observations_not_used):
+        if (known.system, known.code) in seen:
+            problems.append(Problem(f"observations_not_used[{i}] {known.code}", "code listed twice"))
+        seen.add((known.system, known.code))
     for i, cond in enumerate(tables.conditions):
         where = f"conditions[{i}] {cond.code}"
         if cond.recognised_only:
@@ -175,6 +237,9 @@ def _validate(tables: CodeTables) -> None:
             problems.append(Problem(where, "give a fact and exactly one of value / add"))
             continue
         _check_value(cond.fact, cond.value if cond.add is None else cond.add, where, problems)
+    for i, svc in enumerate(tables.service_requests):
+        if svc.kind is None and not svc.recognised_only:
+            problems.append(Problem(f"service_requests[{i}] {svc.code}", "give a kind, or recognised_only"))
     medicine = CATALOGUE["care.medicines_current"]
     for i, med in enumerate(tables.medications):
         if med.value not in medicine.values:
@@ -195,6 +260,11 @@ def load_code_tables(path: Path = CODES_FILE) -> CodeIndex:
         ) from None
     _validate(tables)
     services = {(s.system or "", s.code): s for s in (*tables.service_requests, *tables.referral_codes)}
+    scores = {
+        o.fact: {(a.system, a.code): a.score for a in tables.answer_lists[o.answers]}
+        for o in tables.observations
+        if o.answers is not None
+    }
     return CodeIndex(
         tables=tables,
         observations={(o.system, o.code): o for o in tables.observations},
@@ -202,6 +272,8 @@ def load_code_tables(path: Path = CODES_FILE) -> CodeIndex:
         services=services,
         yes=frozenset((a.system, a.code) for a in tables.answers.affirmative),
         no=frozenset((a.system, a.code) for a in tables.answers.negative),
+        not_used={(k.system, k.code): k for k in tables.observations_not_used},
+        scores=scores,
     )
 
 

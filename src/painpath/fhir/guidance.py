@@ -29,6 +29,9 @@ _PRIORITY = {"emergency": "stat", "urgent": "urgent", "soon": "asap", "routine":
 _OTHER_REQUIREMENTS_MAX = 20
 
 
+_REASON_TYPES = frozenset({"Condition", "Observation", "DiagnosticReport", "DocumentReference"})
+
+
 def _requirement(path: str) -> dict[str, Any]:
     system, code, display = default_code_index().code_for_fact(path)
     return {
@@ -136,7 +139,8 @@ def guidance_response(
         document["dataRequirement"] = [_requirement(p) for p in wanted]
     if patient_ref:
         document["subject"] = {"reference": patient_ref}
-    used_refs = sorted({s for v in sources.values() for s in v.split(", ")})
+    # R4 GuidanceResponse.reasonReference may only point to these types (the rest are in the actions).
+    used_refs = sorted({s for v in sources.values() for s in v.split(", ") if s.split("/")[0] in _REASON_TYPES})
     if used_refs:
         document["reasonReference"] = [{"reference": r} for r in used_refs]
     document["contained"] = contained

@@ -193,6 +193,11 @@ def _convert(col: _Collector, path: str, raw: Any, source: str) -> tuple[bool, A
             matches = {c for _s, c, _d in codings if c in spec.values}
             if len(matches) == 1:
                 return True, matches.pop()
+        elif spec.kind == "integer":  # a scored answer list, e.g. LOINC LA6568-5 "Not at all" -> 0
+            table = col.codes.scores.get(path, {})
+            found = {table[(s, c)] for s, c, _d in codings if (s, c) in table}
+            if len(found) == 1:
+                return True, found.pop()
         col.issue("warning", "invalid-value", source, f"coded answer {_describe(codings)} does not fit {path}", path)
         return False, None
     if isinstance(raw, Mapping) and "value" not in raw and set(raw) >= {"system", "code"}:  # Coding
@@ -246,6 +251,17 @@ def _observation_fact(col: _Collector, codings: list[tuple[str, str, str]]) -> t
     return None
 
 
+def _not_read(col: _Collector, codings: list[tuple[str, str, str]], source: str, what: str) -> None:
+    """Report a code that sets no fact: information (no rule uses it), a warning for a painpath code."""
+    known = next((col.codes.not_used[(s, c)] for s, c, _ in codings if (s, c) in col.codes.not_used), None)
+    if known is not None:
+        col.issue("information", "not-used", source, f"{what} {known.code} ({known.display}): no rule reads it")
+    elif any(s == col.codes.tables.painpath_system for s, _c, _d in codings):
+        col.issue("warning", "unknown-code", source, f"{what} {_describe(codings)} is not a painpath fact")
+    else:
+        col.issue("information", "unknown-code", source, f"{what} {_describe(codings)} is not in the code tables")
+
+
 # -- resources -------------------------------------------------------------------------------------
 
 
@@ -269,7 +285,7 @@ def _observation(col: _Collector, res: Mapping[str, Any], source: str) -> None:
     codings = _codings(res.get("code"))
     found = _observation_fact(col, codings)
     if found is None:
-        col.issue("warning", "unknown-code", source, f"observation code {_describe(codings)} is not in the code tables")
+        _not_read(col, codings, source, "observation code")
         return
     path, max_age = found
     status = res.get("status")
@@ -320,9 +336,11 @@ def _questionnaire_response(col: _Collector, res: Mapping[str, Any], source: str
                     path, max_age = row.fact, row.max_age_days or col.max_age_days
         where = f"{source}#{link}"
         if path is None:
-            col.issue(
-                "warning", "unknown-code", where, f"questionnaire item '{link}' is not a painpath fact or known code"
-            )
+            known = next((k for (_s, c), k in col.codes.not_used.items() if c == link), None)
+            if known is not None:
+                col.issue("information", "not-used", where, f"item {link} ({known.display}): no rule reads it")
+            else:
+                col.issue("information", "unknown-code", where, f"item '{link}' is not a painpath fact or known code")
             continue
         if len(answers) != 1:
             col.issue("warning", "invalid-value", where, f"{len(answers)} answers for {path}", path)
@@ -402,6 +420,9 @@ def _service_request(col: _Collector, res: Mapping[str, Any], source: str) -> No
     row = _service(col, codings)
     if row is None:
         col.issue("warning", "unknown-code", source, f"service code {_describe(codings)} is not in the code tables")
+        return
+    if row.kind is None:
+        col.issue("information", "not-used", source, f"{row.display}: no rule reads this request")
         return
     status = str(res.get("status"))
     col.referrals.append(Referral(row.kind, row.code, row.display, source, status, row.modality))
