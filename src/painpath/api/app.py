@@ -31,7 +31,7 @@ from painpath.cds.services import load_catalogue
 from painpath.cds.wording import load_wording
 from painpath.engine.engine import Engine
 from painpath.errors import EngineError, Problem, RulesValidationError
-from painpath.store import open_store
+from painpath.store import Store, open_store
 from painpath.workers import Evaluator, WorkerPool
 
 DESCRIPTION = """\
@@ -89,6 +89,7 @@ def load_services(settings: Settings) -> Services:
         evaluator = Evaluator(engine, pool)
         evaluator.check_workers()
         store = open_store(settings.resolved_database_url)
+        cds_jwt = load_cds_jwt(settings, store)
         audits = AuditJobs(settings.data_dir / "audits", engine, settings.rules_dir, settings.site_config, workers or 1)
     except BaseException:
         if pool is not None:
@@ -100,18 +101,22 @@ def load_services(settings: Settings) -> Services:
         store=store,
         evaluator=evaluator,
         audits=audits,
-        cds_jwt=load_cds_jwt(settings),
+        cds_jwt=cds_jwt,
     )
 
 
-def load_cds_jwt(settings: Settings) -> JwtVerifier | None:
-    """The CDS client JWT verifier, when trusted issuers are configured; the CDS data files are checked too."""
+def load_cds_jwt(settings: Settings, store: Store) -> JwtVerifier | None:
+    """The CDS client JWT verifier, when trusted issuers are configured; the CDS data files are checked too.
+
+    Token ids are claimed in the decision log, so replay protection is shared by every service
+    process and survives restarts.
+    """
     load_catalogue()
     load_wording()
     if settings.cds_trusted_issuers is None:
         return None
     try:
-        return JwtVerifier(TrustedIssuers.from_file(settings.cds_trusted_issuers))
+        return JwtVerifier(TrustedIssuers.from_file(settings.cds_trusted_issuers), store.replay.claim)
     except (OSError, ValueError, PyJWTError) as exc:
         raise ServiceConfigError(
             "invalid CDS client issuers", [Problem("PAINPATH_CDS_TRUSTED_ISSUERS", str(exc))]
@@ -145,7 +150,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         path_limits={audits.UPLOAD_PATH: settings.audit_max_bytes},
     )
     install_problem_handlers(app)
-    cds_hooks.install_cds_handlers(app)
     for module in (evaluations, audits, cds_hooks, rules, guidelines, operations):
         app.include_router(module.router)
     app.openapi()  # built now: a broken document should stop the start, not the first client

@@ -235,3 +235,17 @@ def is_uuid(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+class OutcomeIssue(CdsModel):
+    severity: Literal["fatal", "error", "warning", "information"]
+    code: str
+    diagnostics: str | None = None
+    expression: list[str] | None = None
+
+
+class OperationOutcome(CdsModel):
+    """The error body of every CDS Hooks route (CDS Hooks 3.0: a FHIR OperationOutcome)."""
+
+    resourceType: Literal["OperationOutcome"]
+    issue: list[OutcomeIssue] = Field(min_length=1)

@@ -11,6 +11,7 @@ from painpath.store.cds import CdsLog
 from painpath.store.database import create_db_engine, normalise_url, ping, redact_url, sqlite_path
 from painpath.store.decisions import DecisionLog
 from painpath.store.keys import KeyStore
+from painpath.store.replay import ReplayGuard
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Store:
     decisions: DecisionLog
     keys: KeyStore
     cds: CdsLog
+    replay: ReplayGuard
     created: bool
     """True when this open created the database (an SQLite file that did not exist, or an empty schema)."""
 
@@ -57,5 +59,6 @@ def open_store(url: str, *, apply_migrations: bool = True) -> Store:
         decisions=DecisionLog(engine, serialise_writes=path is not None),
         keys=KeyStore(engine),
         cds=CdsLog(engine),
+        replay=ReplayGuard(engine),
         created=not existed or before is None,
     )
