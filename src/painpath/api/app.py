@@ -25,7 +25,7 @@ from painpath.api.problems import install_problem_handlers
 from painpath.api.routes import audits, cds_hooks, evaluations, guidelines, operations, rules
 from painpath.api.settings import ServiceConfigError, Settings
 from painpath.api.state import Services
-from painpath.audit.jobs import AuditJobs
+from painpath.audit.jobs import AuditJobs, QueueLimits
 from painpath.cds.jwt_auth import JwtVerifier, TrustedIssuers
 from painpath.cds.services import load_catalogue
 from painpath.cds.wording import load_wording
@@ -88,9 +88,16 @@ def load_services(settings: Settings) -> Services:
             ) from exc
         evaluator = Evaluator(engine, pool)
         evaluator.check_workers()
-        store = open_store(settings.resolved_database_url)
+        store = open_store(settings.resolved_database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
         cds_jwt = load_cds_jwt(settings, store)
-        audits = AuditJobs(settings.data_dir / "audits", engine, settings.rules_dir, settings.site_config, workers or 1)
+        audits = AuditJobs(
+            settings.data_dir / "audits",
+            None,
+            settings.rules_dir,
+            settings.site_config,
+            settings.audit_workers,
+            QueueLimits(per_key=settings.audit_queue_per_key, total=settings.audit_queue_total),
+        )
     except BaseException:
         if pool is not None:
             pool.close()

@@ -33,11 +33,13 @@ _DESCRIPTIONS = {
     413: "The request body is over the configured limit (default 1 MiB).",
     415: "The request body is not `application/json`.",
     422: "The input is invalid; `errors` names each field, the reason and a suggestion.",
+    429: "Too many audit jobs are queued or running (for this API key, or in all); retry after `Retry-After` seconds.",
     503: "The decision log is unavailable; retry after `Retry-After` seconds.",
 }
 
 _HEADERS: dict[int, dict[str, Any]] = {
     401: {"WWW-Authenticate": {"description": '`Bearer realm="painpath"` (RFC 6750).', "schema": {"type": "string"}}},
+    429: {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "string"}}},
     503: {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "string"}}},
 }
 

@@ -37,6 +37,7 @@ _OUTCOME_DESCRIPTIONS = {
     412: "Required FHIR data was neither prefetched nor fetchable from fhirServer.",
     413: "The request body is over the configured limit.",
     415: "The request body is not `application/json` (UTF-8).",
+    422: "The path is invalid (a service id is at most 64 characters).",
     503: "The decision log is unavailable or stalled; retry after `Retry-After` seconds.",
 }
 _OUTCOME_HEADERS: dict[int, dict[str, Any]] = {
@@ -147,7 +148,7 @@ def discovery() -> Response:
             "description": "The cards.",
             "content": {CDS_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/HookResponse"}}},
         },
-        **outcomes(400, 401, 403, 404, 412, 413, 415, 503),
+        **outcomes(400, 401, 403, 404, 412, 413, 415, 422, 503),
     },
     response_class=Response,
 )
@@ -163,7 +164,7 @@ async def call_service(service_id: ServiceId, caller: CdsCaller, body: CdsBody, 
     description="Whether the clinician accepted or overrode cards. Accepted only from the client (API key or "
     "JWT issuer) the cards were issued to.",
     openapi_extra=_body("Feedback", "CDS Hooks feedback (no repeated keys)."),
-    responses={200: {"description": "Stored."}, **outcomes(400, 401, 403, 404, 413, 415, 503)},
+    responses={200: {"description": "Stored."}, **outcomes(400, 401, 403, 404, 413, 415, 422, 503)},
     response_class=Response,
 )
 async def feedback(service_id: ServiceId, caller: CdsCaller, body: CdsBody, services: ServicesDep) -> Response:
