@@ -11,6 +11,11 @@ synchronous=FULL) or ``--database-url``, creates a clinician API key, then:
 2. saturation: ``--concurrency`` closed-loop clients for ``--saturation`` seconds; throughput.
 
 Targets (2-core machine): evaluation p99 < 50 ms at 100 req/s; evaluation p50 within 3x healthz p50.
+
+``--audit-flood`` runs the audit-flood phase instead (issue 13): evaluations at ``--rate`` for
+``--duration`` seconds while quiet, then again while an auditor floods ``POST /v1/audits`` with
+synthetic cohorts (accepted up to the queue bound, 429 beyond it). Target: evaluation p50 under the
+flood at most 1.5x the quiet p50.
 Responses with status ``manual_review`` (the two evaluators disagreed, or the engine failed) are counted.
 """
 
@@ -212,6 +217,94 @@ async def drive(base: str, token: str, args: argparse.Namespace) -> list[Phase]:
         ]
 
 
+async def audit_flood(
+    base: str, token: str, auditor: str, args: argparse.Namespace
+) -> tuple[Phase, Phase, dict[str, int]]:
+    """Evaluations while quiet, then while audits flood in; returns both phases and the audit answers."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from painpath.audit.synth import cohort  # noqa: PLC0415 - the synthetic cohort generator of painpath
+
+    bodies = patients()
+    flood_body = ("\n".join(json.dumps(p) for p in cohort(args.flood_patients, 13)) + "\n").encode()
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    answers: dict[str, int] = {}
+    async with (
+        httpx.AsyncClient(
+            base_url=base, headers={"authorization": f"Bearer {token}"}, limits=limits, timeout=30
+        ) as client,
+        httpx.AsyncClient(base_url=base, headers={"authorization": f"Bearer {auditor}"}, timeout=60) as flooder,
+    ):
+        for i in range(50):
+            await client.post(
+                "/v1/evaluations", content=bodies[i % len(bodies)], headers={"content-type": "application/json"}
+            )
+        quiet = await fixed_rate(
+            client,
+            f"POST /v1/evaluations @ {args.rate:g}/s quiet",
+            "POST",
+            "/v1/evaluations",
+            bodies,
+            args.rate,
+            args.duration,
+            201,
+        )
+        stop = asyncio.Event()
+
+        async def flood() -> None:
+            while not stop.is_set():
+                try:
+                    r = await flooder.post(
+                        "/v1/audits", content=flood_body, headers={"content-type": "application/x-ndjson"}
+                    )
+                    answers[str(r.status_code)] = answers.get(str(r.status_code), 0) + 1
+                except httpx.HTTPError as exc:
+                    answers[type(exc).__name__] = answers.get(type(exc).__name__, 0) + 1
+                await asyncio.sleep(0.01)
+
+        flooding = [asyncio.create_task(flood()) for _ in range(4)]
+        await asyncio.sleep(2)  # the flood is under way (audit workers busy) before measuring
+        loaded = await fixed_rate(
+            client,
+            f"POST /v1/evaluations @ {args.rate:g}/s audit flood",
+            "POST",
+            "/v1/evaluations",
+            bodies,
+            args.rate,
+            args.duration,
+            201,
+        )
+        stop.set()
+        await asyncio.gather(*flooding)
+    return quiet, loaded, answers
+
+
+def run_audit_flood(env: dict[str, str], token: str, args: argparse.Namespace) -> int:
+    auditor = subprocess.run(
+        [PYTHON, "-m", "painpath.cli.keys", "create", "--role", "auditor", "--name", "bench-auditor"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    proc, base = start_server(env, args.server_log)
+    try:
+        quiet, loaded, answers = asyncio.run(audit_flood(base, token, auditor, args))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    print(f"painpath HTTP benchmark, audit flood: {base}; {os.cpu_count()} CPUs; client and server on one machine")
+    print(HEADER)
+    print(quiet.row())
+    print(loaded.row())
+    ratio = loaded.quantile(0.5) / quiet.quantile(0.5)
+    print(
+        f"audit answers during the flood ({args.flood_patients} patients each): "
+        + ", ".join(f"{k}: {v}" for k, v in sorted(answers.items()))
+    )
+    print(f"evaluation p50 flood / quiet = {ratio:.2f} (target <= 1.5: {'met' if ratio <= 1.5 else 'MISSED'})")
+    return 0 if ratio <= 1.5 else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=100.0, help="requests per second in the fixed-rate phases")
@@ -220,6 +313,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="closed-loop clients at saturation")
     parser.add_argument("--database-url", help="benchmark against this database instead of a fresh SQLite file")
     parser.add_argument("--server-log", type=Path, help="keep the server's JSON log in this file")
+    parser.add_argument("--audit-flood", action="store_true", help="run the audit-flood phase instead (issue 13)")
+    parser.add_argument("--flood-patients", type=int, default=2000, help="patients per flooding audit upload")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="painpath-bench-") as data:
         env = {**os.environ, "PAINPATH_DATA_DIR": data, "PAINPATH_LOG_LEVEL": "INFO"}
@@ -235,6 +330,8 @@ def main() -> int:
             text=True,
             check=True,
         ).stdout.strip()
+        if args.audit_flood:
+            return run_audit_flood(env, token, args)
         proc, base = start_server(env, args.server_log)
         try:
             phases = asyncio.run(drive(base, token, args))
