@@ -81,8 +81,9 @@ class AuditQueueFull(PainpathError):
         self.retry_after = retry_after
 
 
-AUDIT_NICE = 10
-"""How much lower than the server the audit worker processes run (``os.nice`` increment)."""
+AUDIT_NICE = 19
+"""How much lower than the server the audit worker processes run (``os.nice`` increment); on Linux they
+are also put in the ``SCHED_IDLE`` class, so they get a CPU only when nothing else wants it."""
 RETRY_AFTER_SECONDS = 30
 
 
@@ -93,6 +94,9 @@ def _start_audit_worker(spec: EngineSpec, parent: int) -> None:
     del parent
     with contextlib.suppress(OSError):
         os.nice(AUDIT_NICE)
+    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     watch_parent()
     with contextlib.suppress(PainpathError):
         engine_for(spec)  # a failure is reported by the job that needs it
@@ -325,6 +329,14 @@ class AuditJobs:
         return path if path.is_file() else None
 
     def close(self) -> None:
+        """Stop the audit workers now: a job still running is reported as ``interrupted`` after a restart.
+
+        (Waiting for it would hold the service's shutdown for as long as the audit takes.)
+        """
         with self._lock:
             runner = self._runner
+        processes = list((getattr(runner, "_processes", None) or {}).values())
         runner.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            with contextlib.suppress(Exception):
+                process.terminate()

@@ -114,7 +114,8 @@ async def create_audit(caller: MayAudit, request: Request, services: ServicesDep
             "audit-queue-full",
             "Too many audit jobs",
             f"{exc.summary}; retry after {exc.retry_after} s",
-            headers={"Retry-After": str(exc.retry_after)},
+            # Close the connection rather than read and discard the upload the client is still sending.
+            headers={"Retry-After": str(exc.retry_after), "Connection": "close"},
         ) from None
     job = _out(state)
     return JSONResponse(job.model_dump(), status_code=202, headers={"Location": f"{UPLOAD_PATH}/{job.id}"})
