@@ -11,6 +11,11 @@ synchronous=FULL) or ``--database-url``, creates a clinician API key, then:
 2. saturation: ``--concurrency`` closed-loop clients for ``--saturation`` seconds; throughput.
 
 Targets (2-core machine): evaluation p99 < 50 ms at 100 req/s; evaluation p50 within 3x healthz p50.
+
+``--audit-flood`` runs the audit-flood phase instead (issue 13): evaluations at ``--rate`` for
+``--duration`` seconds while quiet, then again while an auditor floods ``POST /v1/audits`` with
+synthetic cohorts (accepted up to the queue bound, 429 beyond it). Target: evaluation p50 under the
+flood at most 1.5x the quiet p50.
 Responses with status ``manual_review`` (the two evaluators disagreed, or the engine failed) are counted.
 """
 
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -27,6 +33,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -212,6 +219,108 @@ async def drive(base: str, token: str, args: argparse.Namespace) -> list[Phase]:
         ]
 
 
+def _flood(base: str, auditor: str, body: bytes, seconds: float, retry: float, answers: Any) -> None:
+    """In a process of its own (so the measuring client's event loop is not the flooder's): post audits,
+    as fast as they are accepted and again ``retry`` seconds after each refusal."""
+
+    async def flood() -> None:
+        stop = time.perf_counter() + seconds
+        headers = {"authorization": f"Bearer {auditor}", "content-type": "application/x-ndjson"}
+        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
+
+            async def one_flooder() -> None:
+                while time.perf_counter() < stop:
+                    try:
+                        r = await client.post("/v1/audits", content=body)
+                        key = str(r.status_code)
+                    except httpx.HTTPError as exc:  # a 429 closes the connection while a large upload is sent
+                        key = type(exc).__name__
+                    answers[key] = answers.get(key, 0) + 1
+                    await asyncio.sleep(0.01 if key == "202" else retry)
+
+            await asyncio.gather(*(one_flooder() for _ in range(4)))
+
+    asyncio.run(flood())
+
+
+async def audit_flood(
+    base: str, token: str, auditor: str, args: argparse.Namespace
+) -> tuple[Phase, Phase, dict[str, int]]:
+    """Evaluations while quiet, then while audits flood in (from another process); returns both phases and
+    the answers the flooder got."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from painpath.audit.synth import cohort  # noqa: PLC0415 - the synthetic cohort generator of painpath
+
+    bodies = patients()
+    flood_body = ("\n".join(json.dumps(p) for p in cohort(args.flood_patients, 13)) + "\n").encode()
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        answers = manager.dict()
+        async with httpx.AsyncClient(
+            base_url=base, headers={"authorization": f"Bearer {token}"}, limits=limits, timeout=30
+        ) as client:
+            for i in range(50):
+                await client.post(
+                    "/v1/evaluations", content=bodies[i % len(bodies)], headers={"content-type": "application/json"}
+                )
+            quiet = await fixed_rate(
+                client,
+                f"POST /v1/evaluations @ {args.rate:g}/s quiet",
+                "POST",
+                "/v1/evaluations",
+                bodies,
+                args.rate,
+                args.duration,
+                201,
+            )
+            flooder = context.Process(
+                target=_flood, args=(base, auditor, flood_body, args.duration + 4, args.flood_retry, answers)
+            )
+            flooder.start()
+            await asyncio.sleep(3)  # the flood is under way (audit workers busy) before measuring
+            loaded = await fixed_rate(
+                client,
+                f"POST /v1/evaluations @ {args.rate:g}/s audit flood",
+                "POST",
+                "/v1/evaluations",
+                bodies,
+                args.rate,
+                args.duration,
+                201,
+            )
+            await asyncio.to_thread(flooder.join)
+        return quiet, loaded, dict(answers)
+
+
+def run_audit_flood(env: dict[str, str], token: str, args: argparse.Namespace) -> int:
+    auditor = subprocess.run(
+        [PYTHON, "-m", "painpath.cli.keys", "create", "--role", "auditor", "--name", "bench-auditor"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    proc, base = start_server(env, args.server_log)
+    try:
+        quiet, loaded, answers = asyncio.run(audit_flood(base, token, auditor, args))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    print(f"painpath HTTP benchmark, audit flood: {base}; {os.cpu_count()} CPUs; client and server on one machine")
+    print(HEADER)
+    print(quiet.row())
+    print(loaded.row())
+    ratio = loaded.quantile(0.5) / quiet.quantile(0.5)
+    print(
+        f"audit answers during the flood ({args.flood_patients} patients each): "
+        + ", ".join(f"{k}: {v}" for k, v in sorted(answers.items()))
+    )
+    print(f"the flooder retried {args.flood_retry:g} s after each refusal")
+    print(f"evaluation p50 flood / quiet = {ratio:.2f} (target <= 1.5: {'met' if ratio <= 1.5 else 'MISSED'})")
+    return 0 if ratio <= 1.5 else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=100.0, help="requests per second in the fixed-rate phases")
@@ -220,6 +329,11 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="closed-loop clients at saturation")
     parser.add_argument("--database-url", help="benchmark against this database instead of a fresh SQLite file")
     parser.add_argument("--server-log", type=Path, help="keep the server's JSON log in this file")
+    parser.add_argument("--audit-flood", action="store_true", help="run the audit-flood phase instead (issue 13)")
+    parser.add_argument("--flood-patients", type=int, default=2000, help="patients per flooding audit upload")
+    parser.add_argument(
+        "--flood-retry", type=float, default=1.0, help="seconds the flooder waits after a refusal (0.01: no manners)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="painpath-bench-") as data:
         env = {**os.environ, "PAINPATH_DATA_DIR": data, "PAINPATH_LOG_LEVEL": "INFO"}
@@ -235,6 +349,8 @@ def main() -> int:
             text=True,
             check=True,
         ).stdout.strip()
+        if args.audit_flood:
+            return run_audit_flood(env, token, args)
         proc, base = start_server(env, args.server_log)
         try:
             phases = asyncio.run(drive(base, token, args))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,6 +14,7 @@ from painpath.api.auth import Role
 from painpath.audit.synth import cohort
 from painpath.store.testing import sqlite_url
 from tests.api.conftest import Service, launch
+from tests.api.test_api_storage import children
 
 NDJSON = {"content-type": "application/x-ndjson"}
 MAX = 40
@@ -86,7 +88,7 @@ def test_roles_limits_and_media_types(service: Service) -> None:
     assert all((d / "job.json").exists() for d in jobs.iterdir()), "refused uploads leave nothing behind"
 
 
-def test_a_csv_cohort_and_a_failed_job(service: Service) -> None:
+def test_a_csv_cohort_and_a_refused_header(service: Service) -> None:
     csv_headers = {"content-type": "text/csv"}
     with service.client(Role.auditor) as client:
         good = client.post(
@@ -101,7 +103,41 @@ def test_a_csv_cohort_and_a_failed_job(service: Service) -> None:
         assert isinstance(records, dict)
         assert (records["evaluated"], records["rejected"]) == (1, 1)
         bad = client.post("/v1/audits", content=b"patient_id,red_flags.feverr\np1,true\n", headers=csv_headers)
-        state = wait(client, bad.headers["location"])
-        assert state["status"] == "failed"
-        assert "red_flags.feverr" in str(state["error"]) and "red_flags.fever" in str(state["error"])
-        assert client.get(bad.headers["location"] + "/files/summary.json").status_code == 404
+        assert bad.status_code == 422  # refused at once (issue 13): never a job that fails later
+        error = bad.json()["errors"][0]
+        assert "red_flags.feverr" in error["field"] and error["suggestion"] == "red_flags.fever"
+
+
+def nice(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+def test_issue13_audit_flood_is_bounded_with_429_and_runs_outside_the_server(tmp_path: Path) -> None:
+    svc = launch(
+        tmp_path,
+        sqlite_url(tmp_path),
+        PAINPATH_WORKERS="0",
+        PAINPATH_AUDIT_QUEUE_PER_KEY="2",
+        PAINPATH_AUDIT_QUEUE_TOTAL="3",
+    )
+    try:
+        with svc.client(Role.auditor) as auditor, svc.client(Role.admin) as admin:
+            accepted = [auditor.post("/v1/audits", content=body(5), headers=NDJSON) for _ in range(2)]
+            assert [r.status_code for r in accepted] == [202, 202]
+            per_key = auditor.post("/v1/audits", content=body(5), headers=NDJSON)
+            assert per_key.status_code == 429, per_key.text
+            assert per_key.headers["retry-after"].isdigit()
+            assert per_key.headers["content-type"] == "application/problem+json"
+            assert admin.post("/v1/audits", content=body(5), headers=NDJSON).status_code == 202
+            in_all = admin.post("/v1/audits", content=body(5), headers=NDJSON)
+            assert in_all.status_code == 429 and "at most 3" in in_all.json()["detail"]
+            server = svc.server.process.pid
+            deadline = time.monotonic() + 60
+            while not [p for p in children(server) if nice(p) > nice(server)] and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert [p for p in children(server) if nice(p) > nice(server)], "audits run in niced processes of their own"
+            for r in accepted:
+                assert wait(auditor, r.headers["location"])["status"] == "succeeded"
+            assert auditor.post("/v1/audits", content=body(5), headers=NDJSON).status_code == 202
+    finally:
+        svc.server.stop()

@@ -48,6 +48,9 @@ OPERATIONS = [
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/version"),
+    ("GET", "/cds-services"),
+    ("POST", "/cds-services/{service_id}"),
+    ("POST", "/cds-services/{service_id}/feedback"),
 ]
 
 
@@ -79,6 +82,8 @@ WITH_INPUTS = {
     ("GET", "/v1/audits/{job_id}"),
     ("GET", "/v1/rules/{rule_id}"),
     ("GET", "/v1/guidelines/{guideline_id}"),
+    ("POST", "/cds-services/{service_id}"),
+    ("POST", "/cds-services/{service_id}/feedback"),
 }
 CASES = [(m, p, GenerationMode.POSITIVE) for m, p in OPERATIONS] + [
     (m, p, GenerationMode.NEGATIVE) for m, p in OPERATIONS if (m, p) in WITH_INPUTS

@@ -20,6 +20,7 @@ from tests.api.conftest import patient_bodies
 from tests.api.test_api_fuzz import OPERATIONS
 
 PROBLEM = "application/problem+json"
+OUTCOME = "application/json"  # CDS Hooks routes answer errors as FHIR OperationOutcomes
 
 
 @pytest.fixture(scope="module")
@@ -49,20 +50,35 @@ def test_the_document_is_openapi_31_with_every_endpoint(doc: dict[str, Any]) -> 
 
 def test_secured_operations_document_401_and_403_as_problems(doc: dict[str, Any]) -> None:
     secured = [(p, op) for p, _, op in operations(doc) if op.get("security")]
-    assert len(secured) == 12
+    assert len(secured) == 14
     for path, op in secured:
         for status in ("401", "403"):
-            assert PROBLEM in op["responses"][status]["content"], (path, status)
+            media = OUTCOME if path.startswith("/cds-services") else PROBLEM
+            assert media in op["responses"][status]["content"], (path, status)
         assert "WWW-Authenticate" in op["responses"]["401"]["headers"]
     public = {p for p, _, op in operations(doc) if not op.get("security")}
-    assert public == {"/healthz", "/readyz", "/version"}
+    assert public == {"/healthz", "/readyz", "/version", "/cds-services"}
 
 
 def test_every_error_response_is_a_problem_document(doc: dict[str, Any]) -> None:
     for path, method, op in operations(doc):
         for status, response in op["responses"].items():
             if status.startswith(("4", "5")) and path != "/readyz":
-                assert list(response["content"]) == [PROBLEM], (method, path, status)
+                if path.startswith("/cds-services"):
+                    assert response["content"] == {
+                        OUTCOME: {"schema": {"$ref": "#/components/schemas/OperationOutcome"}}
+                    }
+                else:
+                    assert list(response["content"]) == [PROBLEM], (method, path, status)
+
+
+def test_issue13_cds_routes_are_in_the_document_with_their_models(doc: dict[str, Any]) -> None:
+    call = doc["paths"]["/cds-services/{service_id}"]["post"]
+    assert call["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/HookRequest"}
+    assert set(call["responses"]) >= {"200", "400", "401", "403", "404", "412", "413", "415", "503"}
+    feedback = doc["paths"]["/cds-services/{service_id}/feedback"]["post"]
+    assert feedback["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Feedback"}
+    assert {"HookRequest", "Feedback", "HookResponse", "OperationOutcome"} <= set(doc["components"]["schemas"])
 
 
 def test_the_evaluation_request_is_patient_facts_with_valid_examples(doc: dict[str, Any]) -> None:

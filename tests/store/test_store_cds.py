@@ -7,8 +7,9 @@ import uuid
 
 import pytest
 
-from painpath.store import CardRecord, FeedbackRecord, Store, UnknownCards
+from painpath.store import CardRecord, FeedbackRecord, Store, UnknownCards, open_store
 
+OWNER = "k0123456789abcdef"
 WHEN = datetime.datetime(2026, 11, 21, 10, 5, 31, tzinfo=datetime.UTC)
 
 
@@ -22,6 +23,7 @@ def card(rule_id: str | None = "BP_QS155_2_IMAGING_NOT_MET") -> CardRecord:
         rule_version="1.0.0" if rule_id else None,
         indicator="warning",
         created_at=WHEN,
+        caller_key_id=OWNER,
     )
 
 
@@ -77,3 +79,29 @@ def test_feedback_on_an_unknown_card_stores_nothing(store: Store) -> None:
     other_service = feedback(issued.card_uuid, service_id="painpath-patient-view")
     with pytest.raises(UnknownCards):
         store.cds.append_feedback([other_service])
+
+
+def test_issue13_feedback_from_another_client_is_refused(store: Store) -> None:
+    issued = card()
+    store.cds.append_cards([issued])
+    with pytest.raises(UnknownCards):
+        store.cds.append_feedback([feedback(issued.card_uuid, caller_key_id="kanotherclient0000")])
+    assert store.cds.feedback_for(issued.card_uuid) == []
+    store.cds.append_feedback([feedback(issued.card_uuid)])
+    assert len(store.cds.feedback_for(issued.card_uuid)) == 1
+
+
+def test_issue13_a_token_id_is_claimed_once_and_survives_reopening(database_url: str) -> None:
+    expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=5)
+    first = open_store(database_url)
+    try:
+        assert first.replay.claim("https://ehr.example.org/", "jti-1", expires)
+        assert not first.replay.claim("https://ehr.example.org/", "jti-1", expires)
+        assert first.replay.claim("https://other.example.org/", "jti-1", expires)
+    finally:
+        first.close()
+    again = open_store(database_url)
+    try:
+        assert not again.replay.claim("https://ehr.example.org/", "jti-1", expires)
+    finally:
+        again.close()

@@ -25,13 +25,13 @@ from painpath.api.problems import install_problem_handlers
 from painpath.api.routes import audits, cds_hooks, evaluations, guidelines, operations, rules, triage
 from painpath.api.settings import ServiceConfigError, Settings
 from painpath.api.state import Services
-from painpath.audit.jobs import AuditJobs
+from painpath.audit.jobs import AuditJobs, QueueLimits
 from painpath.cds.jwt_auth import JwtVerifier, TrustedIssuers
 from painpath.cds.services import load_catalogue
 from painpath.cds.wording import load_wording
 from painpath.engine import Engine
 from painpath.errors import EngineError, Problem, RulesValidationError
-from painpath.store import open_store
+from painpath.store import Store, open_store
 from painpath.web import install_web
 from painpath.workers import EngineSpec, Evaluator, WorkerPool
 
@@ -90,8 +90,16 @@ def load_services(settings: Settings) -> Services:
             ) from exc
         evaluator = Evaluator(engine, pool)
         evaluator.check_workers()
-        store = open_store(settings.resolved_database_url)
-        audits = AuditJobs(settings.data_dir / "audits", engine, settings.rules_dir, settings.site_config, workers or 1)
+        store = open_store(settings.resolved_database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
+        cds_jwt = load_cds_jwt(settings, store)
+        audits = AuditJobs(
+            settings.data_dir / "audits",
+            None,
+            settings.rules_dir,
+            settings.site_config,
+            settings.audit_workers,
+            QueueLimits(per_key=settings.audit_queue_per_key, total=settings.audit_queue_total),
+        )
     except BaseException:
         if pool is not None:
             pool.close()
@@ -102,18 +110,22 @@ def load_services(settings: Settings) -> Services:
         store=store,
         evaluator=evaluator,
         audits=audits,
-        cds_jwt=load_cds_jwt(settings),
+        cds_jwt=cds_jwt,
     )
 
 
-def load_cds_jwt(settings: Settings) -> JwtVerifier | None:
-    """The CDS client JWT verifier, when trusted issuers are configured; the CDS data files are checked too."""
+def load_cds_jwt(settings: Settings, store: Store) -> JwtVerifier | None:
+    """The CDS client JWT verifier, when trusted issuers are configured; the CDS data files are checked too.
+
+    Token ids are claimed in the decision log, so replay protection is shared by every service
+    process and survives restarts.
+    """
     load_catalogue()
     load_wording()
     if settings.cds_trusted_issuers is None:
         return None
     try:
-        return JwtVerifier(TrustedIssuers.from_file(settings.cds_trusted_issuers))
+        return JwtVerifier(TrustedIssuers.from_file(settings.cds_trusted_issuers), store.replay.claim)
     except (OSError, ValueError, PyJWTError) as exc:
         raise ServiceConfigError(
             "invalid CDS client issuers", [Problem("PAINPATH_CDS_TRUSTED_ISSUERS", str(exc))]
@@ -149,7 +161,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         path_limits={audits.UPLOAD_PATH: settings.audit_max_bytes},
     )
     install_problem_handlers(app)
-    cds_hooks.install_cds_handlers(app)
     for module in (evaluations, triage, audits, cds_hooks, rules, guidelines, operations):
         app.include_router(module.router)
     install_web(app)

@@ -7,14 +7,17 @@ in and refused as soon as it passes the limit. Nothing over the limit is ever he
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from painpath.api.problems import ApiProblem, problem_response, problem_type
+from painpath.api.problems import ApiProblem, error_response, problem_type
+from painpath.errors import FactsValidationError, Problem
 
 JSON_MEDIA_TYPE = "application/json"
 FHIR_MEDIA_TYPE = "application/fhir+json"
@@ -49,12 +52,12 @@ class BodyLimitMiddleware:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_bytes:
             problem = RequestBodyTooLarge(max_bytes)
-            response = problem_response(
+            response = error_response(
+                scope.get("path", ""),
                 413,
                 problem.title,
                 type_=problem_type(problem.slug),
                 detail=problem.detail,
-                instance=scope.get("path"),
                 headers=problem.headers,
             )
             await response(scope, receive, send)
@@ -73,8 +76,8 @@ class BodyLimitMiddleware:
         await self.app(scope, limited_receive, send)
 
 
-def _media_type(request: Request, accepted: tuple[str, ...], what: str) -> str:
-    """The declared media type when it is one of ``accepted`` in UTF-8, else 415."""
+def media_type_of(request: Request) -> tuple[str, str]:
+    """The declared media type (lower case, ``""`` when absent) and charset (``utf-8`` unless declared)."""
     content_type = request.headers.get("content-type", "")
     media_type, _, params = content_type.partition(";")
     charset = next(
@@ -85,8 +88,13 @@ def _media_type(request: Request, accepted: tuple[str, ...], what: str) -> str:
         ),
         "utf-8",
     )
-    media_type = media_type.strip().lower()
-    if media_type not in accepted or charset not in ("utf-8", "utf8"):
+    return media_type.strip().lower(), "utf-8" if charset == "utf8" else charset
+
+
+def _media_type(request: Request, accepted: tuple[str, ...], what: str) -> str:
+    """The declared media type when it is one of ``accepted`` in UTF-8, else 415."""
+    media_type, charset = media_type_of(request)
+    if media_type not in accepted or charset != "utf-8":
         raise ApiProblem(
             415,
             "unsupported-media-type",
@@ -95,6 +103,14 @@ def _media_type(request: Request, accepted: tuple[str, ...], what: str) -> str:
             headers={"Accept-Post": ", ".join(accepted)},
         )
     return media_type
+
+
+async def json_body(request: Request) -> bytes:
+    """The request body, which must be declared ``application/json`` (UTF-8), without repeated keys."""
+    _media_type(request, (JSON_MEDIA_TYPE,), "the patient facts")
+    raw = await request.body()
+    await checked_for_duplicates(raw)
+    return raw
 
 
 @dataclass(frozen=True)
@@ -108,7 +124,95 @@ class TypedBody:
 async def facts_or_fhir_body(request: Request) -> TypedBody:
     """Patient facts (``application/json``) or a FHIR R4 Bundle (``application/fhir+json``), UTF-8."""
     media_type = _media_type(request, (JSON_MEDIA_TYPE, FHIR_MEDIA_TYPE), "patient facts or a FHIR R4 Bundle")
-    return TypedBody(media_type, await request.body())
+    raw = await request.body()
+    await checked_for_duplicates(
+        raw, "invalid patient facts" if media_type == JSON_MEDIA_TYPE else "invalid FHIR Bundle"
+    )
+    return TypedBody(media_type, raw)
 
 
 FactsOrFhirBody = Annotated[TypedBody, Depends(facts_or_fhir_body)]
+
+
+# -- duplicate keys --------------------------------------------------------------------------------------
+
+
+class _Duplicates(dict[str, Any]):
+    """A decoded JSON object that had repeated keys (the names are kept in ``repeated``)."""
+
+    repeated: list[str]
+
+
+def _marked(obj: dict[str, Any], pairs: list[tuple[str, Any]]) -> _Duplicates:
+    seen: set[str] = set()
+    marked = _Duplicates(obj)
+    marked.repeated = []
+    for key, _ in pairs:
+        if key in seen:
+            marked.repeated.append(key)
+        seen.add(key)
+    return marked
+
+
+def _find_duplicates(value: Any, path: tuple[str, ...], found: list[tuple[tuple[str, ...], str]]) -> None:
+    if isinstance(value, dict):
+        if isinstance(value, _Duplicates):
+            found.extend((path, key) for key in value.repeated)
+        for key, item in value.items():
+            _find_duplicates(item, (*path, key), found)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _find_duplicates(item, (*path, str(i)), found)
+
+
+MAX_DUPLICATES_REPORTED = 20
+
+
+def duplicate_keys(raw: bytes) -> list[tuple[str, str]]:
+    """``(location, key)`` of every key repeated within one JSON object of ``raw``; empty if none.
+
+    JSON (RFC 8259) leaves repeated names undefined and parsers differ on which one wins, so painpath
+    refuses them. Text that is not JSON gives no duplicates here: the body's own parser reports it.
+    """
+    if b'"' not in raw:
+        return []
+    repeated = False
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeated
+        obj = dict(items)
+        if len(obj) == len(items):
+            return obj
+        repeated = True
+        return _marked(obj, items)
+
+    try:
+        decoded = json.loads(raw, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return []
+    if not repeated:
+        return []
+    found: list[tuple[tuple[str, ...], str]] = []
+    _find_duplicates(decoded, (), found)
+    return [(".".join((*path, key)), key) for path, key in found[:MAX_DUPLICATES_REPORTED]]
+
+
+def check_duplicate_keys(raw: bytes, what: str = "invalid patient facts") -> None:
+    """Raise ``FactsValidationError`` (422) naming each repeated key of the JSON ``raw``."""
+    found = duplicate_keys(raw)
+    if found:
+        raise FactsValidationError(
+            what, [Problem(location, f"duplicate key '{key[:64]}' (a key may appear once)") for location, key in found]
+        )
+
+
+INLINE_CHECK_BYTES = 64 * 1024
+"""Bodies up to this size are checked for repeated keys on the event loop; larger ones in a thread."""
+
+
+async def checked_for_duplicates(raw: bytes, what: str = "invalid patient facts") -> None:
+    """``check_duplicate_keys``, off the event loop for large bodies."""
+    if len(raw) <= INLINE_CHECK_BYTES:
+        check_duplicate_keys(raw, what)
+    else:
+        await run_in_threadpool(check_duplicate_keys, raw, what)

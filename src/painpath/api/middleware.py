@@ -17,7 +17,7 @@ from typing import Any
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from painpath.api.problems import problem_response, problem_type
+from painpath.api.problems import error_response, problem_type
 
 log = structlog.get_logger("painpath.api")
 
@@ -62,7 +62,8 @@ class RequestLogMiddleware:
                 ]
                 log.error("unhandled_exception", error_type=type(exc).__name__, frames=frames[-8:])
                 if status == 0:
-                    response = problem_response(
+                    response = error_response(
+                        str(scope.get("path", "")),
                         500,
                         "Internal Server Error",
                         type_=problem_type("internal-error"),

@@ -16,8 +16,11 @@ from fastapi.openapi.utils import get_openapi
 
 from painpath.api.examples import CAUDA_EQUINA_FACTS, FACTS_EXAMPLES, MISSPELT_FACTS_PROBLEM
 from painpath.api.problems import PROBLEM_MEDIA_TYPE, ProblemDetails
+from painpath.cds.models import Discovery, Feedback, HookRequest, HookResponse, OperationOutcome
+from painpath.cds.services import load_catalogue
 from painpath.engine import Engine, decision_to_dict
 from painpath.facts import PatientFacts, parse_facts
+from painpath.fhir.mapping import BUNDLE_TYPES
 
 REF = "#/components/schemas/{model}"
 PROBLEM_SCHEMA = {"$ref": REF.format(model="ProblemDetails")}
@@ -29,11 +32,13 @@ _DESCRIPTIONS = {
     413: "The request body is over the configured limit (default 1 MiB).",
     415: "The request body is not `application/json`.",
     422: "The input is invalid; `errors` names each field, the reason and a suggestion.",
+    429: "Too many audit jobs are queued or running (for this API key, or in all); retry after `Retry-After` seconds.",
     503: "The decision log is unavailable; retry after `Retry-After` seconds.",
 }
 
 _HEADERS: dict[int, dict[str, Any]] = {
     401: {"WWW-Authenticate": {"description": '`Bearer realm="painpath"` (RFC 6750).', "schema": {"type": "string"}}},
+    429: {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "string"}}},
     503: {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "string"}}},
 }
 
@@ -44,20 +49,43 @@ FACTS_REQUEST_BODY: dict[str, Any] = {
         "never *no*. Unknown fields are rejected with a suggestion.",
         "content": {
             "application/json": {"schema": {"$ref": REF.format(model="PatientFacts")}, "examples": FACTS_EXAMPLES},
-            "application/fhir+json": {
-                "schema": {
-                    "type": "object",
-                    "description": "A FHIR R4 Bundle (see docs/fhir.md for the resources and codes read).",
-                    "required": ["resourceType", "type"],
-                    "properties": {
-                        "resourceType": {"const": "Bundle"},
-                        "type": {"type": "string"},
-                        "entry": {"type": "array", "items": {"type": "object"}},
-                    },
-                }
-            },
+            "application/fhir+json": {"schema": {"$ref": REF.format(model="FhirBundle")}},
         },
     }
+}
+
+
+FHIR_CODE = r"^[^\s]+(\s[^\s]+)*$"
+FHIR_BUNDLE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A FHIR R4 Bundle (see docs/fhir.md for the resources and codes read). The Bundle itself must "
+    "be valid R4 (its entries' resources are checked one by one and reported in the decision's `fhir.issues`).",
+    "required": ["resourceType", "type"],
+    "additionalProperties": False,
+    "properties": {
+        "resourceType": {"const": "Bundle"},
+        "id": {"type": "string", "pattern": r"^[A-Za-z0-9\-.]{1,64}$"},
+        "meta": {"type": "object"},
+        "implicitRules": {"type": "string", "pattern": r"^\S+$"},
+        "language": {"type": "string", "pattern": FHIR_CODE},
+        "identifier": {"type": "object"},
+        "type": {"enum": list(BUNDLE_TYPES), "description": "FHIR R4 BundleType (a required binding)."},
+        "timestamp": {"type": "string", "format": "date-time"},
+        "total": {"type": "integer", "minimum": 0},
+        "link": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["relation", "url"],
+                "properties": {
+                    "relation": {"type": "string", "pattern": r"^\S+( \S+)*$"},
+                    "url": {"type": "string", "pattern": r"^\S+$"},
+                },
+            },
+        },
+        "entry": {"type": "array", "items": {"type": "object"}},
+        "signature": {"type": "object"},
+    },
 }
 
 
@@ -101,6 +129,15 @@ def build_openapi(app: FastAPI, engine: Engine) -> dict[str, Any]:
     components = doc.setdefault("components", {}).setdefault("schemas", {})
     _add_schemas(components, PatientFacts.model_json_schema(ref_template=REF, mode="validation"), "PatientFacts")
     _add_schemas(components, ProblemDetails.model_json_schema(ref_template=REF, mode="serialization"), "ProblemDetails")
+    components["FhirBundle"] = FHIR_BUNDLE_SCHEMA
+    for model, mode in (
+        (HookRequest, "validation"),
+        (Feedback, "validation"),
+        (HookResponse, "serialization"),
+        (Discovery, "serialization"),
+        (OperationOutcome, "serialization"),
+    ):
+        _add_schemas(components, model.model_json_schema(ref_template=REF, mode=mode), model.__name__)  # type: ignore[arg-type]
     example = json.loads(json.dumps(decision_to_dict(engine.evaluate(parse_facts(CAUDA_EQUINA_FACTS)))))
     doc["components"]["examples"] = {
         "CaudaEquinaDecision": {"summary": "The decision for the cauda_equina facts example", "value": example}
@@ -110,13 +147,16 @@ def build_openapi(app: FastAPI, engine: Engine) -> dict[str, Any]:
         content["examples"] = {"cauda_equina": {"$ref": "#/components/examples/CaudaEquinaDecision"}}
     _example_ids(doc, "/v1/rules/{rule_id}", [r.id for r in engine.ruleset.rules])
     _example_ids(doc, "/v1/guidelines/{guideline_id}", sorted(engine.ruleset.guidelines))
+    services = sorted(load_catalogue().by_id)
+    _example_ids(doc, "/cds-services/{service_id}", services, "post")
+    _example_ids(doc, "/cds-services/{service_id}/feedback", services, "post")
     return doc
 
 
-def _example_ids(doc: dict[str, Any], path: str, ids: list[str]) -> None:
-    """Name real ids of the loaded ruleset as the path parameter's examples."""
+def _example_ids(doc: dict[str, Any], path: str, ids: list[str], method: str = "get") -> None:
+    """Name real ids (of the loaded ruleset, or of the CDS services) as the path parameter's examples."""
     if not ids:
         return
-    for parameter in doc["paths"][path]["get"]["parameters"]:
+    for parameter in doc["paths"][path][method]["parameters"]:
         if parameter["in"] == "path":
             parameter["examples"] = {i: {"value": i} for i in ids[:3]}

@@ -3,6 +3,9 @@
 =========================  ===========================================  ==========================
 Variable                   Meaning                                      Default
 =========================  ===========================================  ==========================
+PAINPATH_PUBLIC_URL        this service's public base URL (scheme,      none; required when
+                           host, port, path prefix) as CDS clients      PAINPATH_CDS_TRUSTED_ISSUERS
+                           reach it: the only accepted JWT audience     is set
 PAINPATH_HOST              address to bind                              127.0.0.1
 PAINPATH_PORT              port to bind (0: any free port)              8000
 PAINPATH_DATA_DIR          where the embedded SQLite database lives     ./data
@@ -21,6 +24,13 @@ PAINPATH_CDS_CARE_SETTING  care setting of the CDS client's users       none (un
                            (e.g. primary_care), for requested imaging
 PAINPATH_FHIR_MAX_AGE_DAYS age beyond which FHIR observations are       the code tables' default
                            reported as stale and not used
+PAINPATH_AUDIT_QUEUE_PER_KEY  audit jobs one API key may have queued    4
+                           or running (more: 429)
+PAINPATH_AUDIT_QUEUE_TOTAL audit jobs queued or running in all          16
+PAINPATH_AUDIT_WORKERS     audit worker processes (niced, outside the   1
+                           request path)
+PAINPATH_DB_BUSY_TIMEOUT_MS  how long a request waits for a locked or   2000
+                           stalled database before answering 503
 =========================  ===========================================  ==========================
 """
 
@@ -28,10 +38,11 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from painpath.errors import PainpathError, Problem
 from painpath.facts.care import CareSetting
@@ -54,6 +65,11 @@ _ENV = {
     "cds_trusted_issuers": "PAINPATH_CDS_TRUSTED_ISSUERS",
     "cds_care_setting": "PAINPATH_CDS_CARE_SETTING",
     "fhir_max_age_days": "PAINPATH_FHIR_MAX_AGE_DAYS",
+    "public_url": "PAINPATH_PUBLIC_URL",
+    "audit_queue_per_key": "PAINPATH_AUDIT_QUEUE_PER_KEY",
+    "audit_queue_total": "PAINPATH_AUDIT_QUEUE_TOTAL",
+    "audit_workers": "PAINPATH_AUDIT_WORKERS",
+    "db_busy_timeout_ms": "PAINPATH_DB_BUSY_TIMEOUT_MS",
 }
 
 
@@ -91,6 +107,32 @@ class Settings(BaseModel):
     cds_trusted_issuers: Path | None = None
     cds_care_setting: CareSetting | None = None
     fhir_max_age_days: int | None = Field(default=None, ge=1, le=36500)
+    public_url: str | None = None
+    """The service's public base URL; a CDS client JWT's ``aud`` must be this plus the route path."""
+    audit_queue_per_key: int = Field(default=4, ge=1, le=1000)
+    audit_queue_total: int = Field(default=16, ge=1, le=10_000)
+    audit_workers: int = Field(default=1, ge=1, le=64)
+    db_busy_timeout_ms: int = Field(default=2000, ge=50, le=60_000)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urllib.parse.urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("must be an absolute http(s) URL without query or fragment, e.g. https://cds.example.org")
+        if parts.username or parts.password:
+            raise ValueError("must not carry credentials")
+        return value.rstrip("/")
+
+    def cds_audience(self, path: str) -> str:
+        """The JWT audience of a CDS route: the configured public URL and the route path, nothing from the request."""
+        if self.public_url is None:
+            raise ServiceConfigError(
+                "PAINPATH_PUBLIC_URL is not set", [Problem("PAINPATH_PUBLIC_URL", "required for CDS client JWTs")]
+            )
+        return self.public_url + path
 
     @property
     def resolved_database_url(self) -> str:
@@ -125,9 +167,22 @@ class Settings(BaseModel):
         return settings
 
     def check(self) -> None:
-        """Refuse unsafe combinations: development mode (no API keys) bound to a non-loopback address."""
+        """Refuse unsafe combinations: development mode (no API keys) bound to a non-loopback address, and
+        CDS client JWTs without a configured public URL (their audience)."""
         if self.dev_mode and not is_loopback(self.host):
             raise ServiceConfigError(
                 "refusing to start: development mode (no API keys) may only bind to a loopback address",
                 [Problem("PAINPATH_HOST", f"{self.host} is not a loopback address", "127.0.0.1")],
+            )
+        if self.cds_trusted_issuers is not None and self.public_url is None:
+            raise ServiceConfigError(
+                "refusing to start: CDS client JWTs are configured but the service's public URL is not",
+                [
+                    Problem(
+                        "PAINPATH_PUBLIC_URL",
+                        "required with PAINPATH_CDS_TRUSTED_ISSUERS: the JWT audience is this URL, never the "
+                        "request's Host header",
+                        "https://cds.example.org",
+                    )
+                ],
             )

@@ -5,15 +5,18 @@ issuer to its JWK Set), every service and feedback call must carry ``Authorizati
 signed by a key of a trusted issuer (``kid`` in the header), with ``aud`` equal to the service's
 URL, and ``iss``, ``exp``, ``iat`` and ``jti`` present. Tokens from unknown issuers, with unknown
 keys, expired, replayed (same ``jti``) or for another audience are refused.
+
+The service's URL is the configured ``PAINPATH_PUBLIC_URL`` and the route path (the caller passes
+it in as ``audience``); nothing the request says about its own address is trusted. ``jti`` values
+are claimed in the decision log (``store.replay``), so a replay is refused by every worker process
+and after a restart.
 """
 
 from __future__ import annotations
 
-import hashlib
+import datetime
 import json
-import threading
-import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,27 +58,19 @@ class TrustedIssuers:
         return cls(keys)
 
 
+ClaimJti = Callable[[str, str, datetime.datetime], bool]
+"""``claim(issuer, jti, expires_at)``: True the first time, False for a replay (``ReplayGuard.claim``)."""
+
+
 class JwtVerifier:
-    """Checks client JWTs against the trusted issuers and remembers ``jti`` values until they expire."""
+    """Checks client JWTs against the trusted issuers; ``claim`` remembers ``jti`` values until they expire."""
 
-    def __init__(self, issuers: TrustedIssuers) -> None:
+    def __init__(self, issuers: TrustedIssuers, claim: ClaimJti) -> None:
         self.issuers = issuers
-        self._seen: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def _replayed(self, issuer: str, jti: str, expires: float) -> bool:
-        now = time.time()
-        key = hashlib.sha256(f"{issuer}\x00{jti}".encode()).hexdigest()
-        with self._lock:
-            for old in [k for k, exp in self._seen.items() if exp < now - LEEWAY_SECONDS]:
-                del self._seen[old]
-            if key in self._seen:
-                return True
-            self._seen[key] = expires
-        return False
+        self._claim = claim
 
     def verify(self, token: str | None, audience: str) -> str:
-        """The verified issuer, or ``JwtRejected``."""
+        """The verified issuer, or ``JwtRejected`` (``StoreUnavailable`` if the jti cannot be claimed)."""
         if not token:
             raise JwtRejected("a JWT signed by a trusted CDS client is required")
         try:
@@ -109,6 +104,7 @@ class JwtVerifier:
             raise JwtRejected(f"the JWT is not valid: {type(exc).__name__}") from None
         if float(verified["exp"]) - float(verified["iat"]) > MAX_LIFETIME_SECONDS:
             raise JwtRejected("the JWT lives too long")
-        if self._replayed(issuer, str(verified["jti"]), float(verified["exp"])):
+        expires = datetime.datetime.fromtimestamp(float(verified["exp"]) + LEEWAY_SECONDS, datetime.UTC)
+        if not self._claim(issuer, str(verified["jti"])[:256], expires):
             raise JwtRejected("the JWT 'jti' was already used")
         return issuer

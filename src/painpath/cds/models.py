@@ -226,3 +226,17 @@ class FeedbackItem(CdsModel):
 
 class Feedback(CdsModel):
     feedback: list[FeedbackItem] = Field(min_length=1)
+
+
+class OutcomeIssue(CdsModel):
+    severity: Literal["fatal", "error", "warning", "information"]
+    code: str
+    diagnostics: str | None = None
+    expression: list[str] | None = None
+
+
+class OperationOutcome(CdsModel):
+    """The error body of every CDS Hooks route (CDS Hooks 3.0: a FHIR OperationOutcome)."""
+
+    resourceType: Literal["OperationOutcome"]
+    issue: list[OutcomeIssue] = Field(min_length=1)

@@ -35,6 +35,16 @@ class DataUnavailable(Exception):
         self.expression = expression
 
 
+class InvalidPrefetch(Exception):
+    """A prefetched value is not a FHIR resource or Bundle painpath can read (answered 400)."""
+
+    def __init__(self, key: str, diagnostics: str, expression: str) -> None:
+        super().__init__(diagnostics)
+        self.key = key
+        self.diagnostics = diagnostics
+        self.expression = expression
+
+
 @dataclass(frozen=True)
 class Gathered:
     resources: tuple[Mapping[str, Any], ...]
@@ -42,15 +52,27 @@ class Gathered:
 
 
 def _resources(value: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    """The resources of a prefetched or fetched value; ``ValueError`` when it is not a readable shape."""
     if value is None:
         return []
     if value.get("resourceType") == "Bundle":
-        return [e["resource"] for e in value.get("entry") or [] if isinstance(e, Mapping) and "resource" in e]
+        entries = value.get("entry")
+        if entries is None:
+            return []
+        if not isinstance(entries, list):
+            raise ValueError("Bundle.entry must be an array")
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, Mapping):
+                raise ValueError(f"Bundle.entry[{i}] must be an object")
+        return [e["resource"] for e in entries if "resource" in e]
     return [value]
 
 
 def _next_link(bundle: Mapping[str, Any]) -> str | None:
-    for link in bundle.get("link") or []:
+    links = bundle.get("link")
+    if not isinstance(links, list):
+        return None
+    for link in links:
         if isinstance(link, Mapping) and link.get("relation") == "next" and isinstance(link.get("url"), str):
             return str(link["url"])
     return None
@@ -95,7 +117,10 @@ async def gather(request: HookRequest, service: ServiceSpec, catalogue: Catalogu
     for key in service.prefetch:
         if key in given:
             value = given[key]
-            resources.extend(_resources(value))
+            try:
+                resources.extend(_resources(value))
+            except ValueError as exc:
+                raise InvalidPrefetch(key, f"prefetch '{key}': {exc}", f"prefetch.{key}") from None
             following = _next_link(value) if value is not None and value.get("resourceType") == "Bundle" else None
             if following is not None and request.fhirServer:
                 more_pages[key] = following

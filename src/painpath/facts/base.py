@@ -7,9 +7,23 @@ values are closed vocabularies, and unknown field names are rejected (``extra="f
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime
+import functools
+import re
+import types
+import typing
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic import StrictFloat as _StrictFloat
 
 __all__ = ["FactModel", "Flag", "StrictBool", "StrictFloat", "StrictInt", "float_range", "int_range"]
@@ -37,7 +51,39 @@ def float_range(low: float, high: float) -> object:
     return Annotated[StrictFloat, Field(ge=low, le=high)]
 
 
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+"""A calendar date as ISO 8601 / RFC 3339 ``full-date`` text (``2026-11-18``): the only accepted form."""
+
+
+def _is_date_annotation(annotation: Any) -> bool:
+    if annotation is datetime.date:
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_is_date_annotation(a) for a in typing.get_args(annotation))
+    return False
+
+
+@functools.cache
+def _date_fields(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(name for name, f in model.model_fields.items() if _is_date_annotation(f.annotation))
+
+
 class FactModel(BaseModel):
-    """Base of every facts model: unknown fields are errors, assignment is validated."""
+    """Base of every facts model: unknown fields are errors, assignment is validated.
+
+    Dates are strict: ISO 8601 text (``YYYY-MM-DD``) or a ``datetime.date`` (from YAML or code), never
+    a number or a numeric string (pydantic would otherwise read those as Unix times).
+    """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=False, str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_dates(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name is None or value is None or info.field_name not in _date_fields(cls):
+            return value
+        if isinstance(value, datetime.datetime) or not (
+            isinstance(value, datetime.date) or (isinstance(value, str) and ISO_DATE.fullmatch(value))
+        ):
+            raise ValueError("a date must be an ISO 8601 string, YYYY-MM-DD")
+        return value

@@ -164,7 +164,9 @@ def _describe(codings: Iterable[tuple[str, str, str]]) -> str:
 
 
 def _ref(resource: Mapping[str, Any], entry: Mapping[str, Any], index: int) -> str:
-    rtype = str(resource.get("resourceType", "Resource"))
+    rtype = resource.get("resourceType")
+    if not isinstance(rtype, str) or not rtype:
+        rtype = "Resource"
     if resource.get("id"):
         return f"{rtype}/{resource['id']}"
     if entry.get("fullUrl"):
@@ -520,6 +522,20 @@ def _validated(col: _Collector, flat: dict[str, Any], sources: dict[str, str]) -
     raise FactsValidationError("the Bundle's values could not be made into valid facts", [])
 
 
+BUNDLE_TYPES = (
+    "document",
+    "message",
+    "transaction",
+    "transaction-response",
+    "batch",
+    "batch-response",
+    "history",
+    "searchset",
+    "collection",
+)
+"""FHIR R4 ``BundleType`` (a required binding of ``Bundle.type``)."""
+
+
 def _entries(bundle: Mapping[str, Any]) -> list[Any]:
     """The entries of a Bundle whose shell (everything but the entries) is valid R4, else ``FactsValidationError``."""
     entries = bundle.get("entry", [])
@@ -537,6 +553,10 @@ def _entries(bundle: Mapping[str, Any]) -> list[Any]:
             Problem(".".join(str(p) for p in e["loc"]) or "(root)", e["msg"]) for e in exc.errors(include_url=False)
         ]
         raise FactsValidationError("invalid FHIR Bundle", problems) from None
+    if bundle.get("type") not in BUNDLE_TYPES:  # a required binding: the code must be one of these
+        raise FactsValidationError(
+            "invalid FHIR Bundle", [Problem("type", f"must be one of {', '.join(BUNDLE_TYPES)} (FHIR R4 BundleType)")]
+        )
     return entries
 
 
@@ -573,8 +593,11 @@ def facts_from_bundle(
             continue
         source = _ref(resource, entry, i)
         rtype = resource.get("resourceType")
+        if not isinstance(rtype, str) or not rtype:
+            col.issue("error", "invalid-resource", source, "a resource needs a resourceType (a string)")
+            continue
         if rtype not in _USED_TYPES:
-            col.issue("information", "not-used", source, f"{rtype} resources are not used by painpath")
+            col.issue("information", "not-used", source, f"{rtype[:64]} resources are not used by painpath")
             continue
         try:
             get_fhir_model_class(str(rtype)).model_validate(resource)

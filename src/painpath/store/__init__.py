@@ -9,6 +9,7 @@ from painpath.store.cds import CardRecord, CdsLog, FeedbackRecord, LinkedFeedbac
 from painpath.store.database import StoreUnavailable, default_database_url, normalise_url
 from painpath.store.decisions import DecisionLog, DecisionRecord
 from painpath.store.keys import ApiKeyRecord, KeyStore
+from painpath.store.replay import ReplayGuard
 from painpath.store.store import Store, open_store
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "FeedbackRecord",
     "KeyStore",
     "LinkedFeedback",
+    "ReplayGuard",
     "Store",
     "StoreUnavailable",
     "UnknownCards",

@@ -32,6 +32,8 @@ class CardRecord:
     rule_version: str | None
     indicator: str
     created_at: datetime.datetime
+    caller_key_id: str | None = None
+    """The client the card was issued to: only it may give feedback on the card."""
 
 
 @dataclass(frozen=True)
@@ -76,20 +78,26 @@ class CdsLog:
             conn.execute(insert(cds_cards), [vars(c) for c in cards])
 
     def append_feedback(self, items: Sequence[FeedbackRecord]) -> None:
-        """Store all of ``items`` or none: ``UnknownCards`` if any names a card not issued by that service."""
+        """Store all of ``items`` or none: ``UnknownCards`` if any names a card that service did not issue
+        to the item's caller (a card issued to another client is not distinguished from no card at all)."""
         with unavailable_on_error("recording CDS feedback"), self._engine.begin() as conn:
             wanted = {i.card_uuid for i in items}
             known = {
-                (row.card_uuid, row.service_id)
+                (row.card_uuid, row.service_id, row.caller_key_id)
                 for row in conn.execute(
-                    select(cds_cards.c.card_uuid, cds_cards.c.service_id).where(cds_cards.c.card_uuid.in_(wanted))
+                    select(cds_cards.c.card_uuid, cds_cards.c.service_id, cds_cards.c.caller_key_id).where(
+                        cds_cards.c.card_uuid.in_(wanted)
+                    )
                 )
             }
-            unknown = [i for i in items if (i.card_uuid, i.service_id) not in known]
+            unknown = [i for i in items if (i.card_uuid, i.service_id, i.caller_key_id) not in known]
             if unknown:
                 raise UnknownCards(
-                    "feedback names cards this service did not issue",
-                    [Problem(f"feedback[{items.index(i)}].card", "no such card from this service") for i in unknown],
+                    "feedback names cards this service did not issue to this client",
+                    [
+                        Problem(f"feedback[{items.index(i)}].card", "no such card from this service for this client")
+                        for i in unknown
+                    ],
                 )
             rows = []
             for i in items:

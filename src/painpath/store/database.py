@@ -12,14 +12,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SqlTimeoutError
 
 from painpath.errors import PainpathError, Problem
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
-"""How long a writer waits for SQLite's single write lock before the request fails with 503."""
+DEFAULT_BUSY_TIMEOUT_MS = 2_000
+"""How long a statement waits for a lock (SQLite's single write lock, a PostgreSQL row or table lock)
+or a pooled connection before it fails (``StoreUnavailable``: 503 with ``Retry-After``), rather than
+hanging the request while another connection holds the database. ``PAINPATH_DB_BUSY_TIMEOUT_MS``."""
+SQLITE_BUSY_TIMEOUT_MS = DEFAULT_BUSY_TIMEOUT_MS  # the former name
+POSTGRES_STATEMENT_TIMEOUT_MS = 30_000
+"""No single statement of the service runs longer than this on PostgreSQL (a stalled server fails)."""
 
 
 class StoreUnavailable(PainpathError):
@@ -55,40 +61,53 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-    finally:
-        cursor.close()
+def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    return on_connect
 
 
-def create_db_engine(url: str) -> Engine:
-    """An SQLAlchemy engine for ``url``; creates the directory of an SQLite file if needed."""
+def create_db_engine(url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Engine:
+    """An SQLAlchemy engine for ``url``; creates the directory of an SQLite file if needed.
+
+    Every wait is bounded by ``busy_timeout_ms``: for a lock (SQLite ``busy_timeout``, PostgreSQL
+    ``lock_timeout``) and for a pooled connection; PostgreSQL statements also by
+    ``POSTGRES_STATEMENT_TIMEOUT_MS`` and connecting by a few seconds.
+    """
     url = normalise_url(url)
     path = sqlite_path(url)
+    seconds = busy_timeout_ms / 1000
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
             pool_size=8,
             max_overflow=8,
-            pool_timeout=30,
-            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            pool_timeout=seconds,
+            connect_args={"check_same_thread": False, "timeout": seconds},
         )
-        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         return engine
     if make_url(url).get_backend_name() == "postgresql":
         return create_engine(
             url,
             pool_size=10,
             max_overflow=10,
-            pool_timeout=30,
+            pool_timeout=seconds,
             pool_pre_ping=True,
-            connect_args={"connect_timeout": 10},
+            connect_args={
+                "connect_timeout": max(2, round(seconds)),
+                "options": f"-c lock_timeout={int(busy_timeout_ms)} "
+                f"-c statement_timeout={max(POSTGRES_STATEMENT_TIMEOUT_MS, int(busy_timeout_ms))}",
+            },
         )
     return create_engine(url)
 
@@ -104,9 +123,28 @@ def unavailable_on_error(action: str) -> Iterator[None]:
     except (OperationalError, InterfaceError) as exc:
         reason = type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__
         raise StoreUnavailable(f"database unavailable while {action}", [Problem("database", reason)]) from exc
+    except SqlTimeoutError as exc:  # no pooled connection came free in time: every one is stuck waiting
+        raise StoreUnavailable(
+            f"database unavailable while {action}", [Problem("database", "connection pool exhausted")]
+        ) from exc
 
 
 def ping(engine: Engine) -> None:
     """Raise ``StoreUnavailable`` unless the database answers a trivial query."""
     with unavailable_on_error("checking the database"), engine.connect() as conn:
         conn.execute(text("SELECT 1"))
+
+
+def probe_write(engine: Engine, table: Any, row: dict[str, Any]) -> None:
+    """Raise ``StoreUnavailable`` unless ``row`` can be inserted into ``table`` within the lock timeout.
+
+    The insert is rolled back: nothing is written. It takes the same locks a real write takes (SQLite's
+    write lock; PostgreSQL's row-exclusive lock on the table), so a database that is locked, stalled,
+    read-only or full fails the probe.
+    """
+    with unavailable_on_error("probing a write"), engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            conn.execute(insert(table), row)
+        finally:
+            transaction.rollback()

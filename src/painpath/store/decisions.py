@@ -6,11 +6,13 @@ import contextlib
 import datetime
 import hashlib
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func, insert, select
 
-from painpath.store.database import unavailable_on_error
+from painpath.errors import Problem
+from painpath.store.database import StoreUnavailable, unavailable_on_error
 from painpath.store.tables import decisions
 from painpath.store.triage import DecisionIndex
 
@@ -52,17 +54,37 @@ _INSERT = insert(decisions)  # built once: per-call statement construction costs
 class DecisionLog:
     """Append and read decision records; each append is its own committed transaction."""
 
-    def __init__(self, engine: Engine, *, serialise_writes: bool = False) -> None:
+    def __init__(self, engine: Engine, *, serialise_writes: bool = False, lock_timeout_s: float = 2.0) -> None:
         self._engine = engine
         # SQLite has one write lock per database; threads that collide on it back off in sleeps of
         # up to 100 ms (its busy handler). Queueing writers on a Python lock instead keeps latency flat.
-        self._write_lock: contextlib.AbstractContextManager[object] = (
-            threading.Lock() if serialise_writes else contextlib.nullcontext()
-        )
+        # The wait for it is bounded like the database's own lock wait: a stalled writer fails the
+        # requests queued behind it (503) instead of hanging them.
+        self._write_lock = threading.Lock() if serialise_writes else None
+        self._lock_timeout_s = lock_timeout_s
+
+    @contextlib.contextmanager
+    def writing(self, action: str) -> Iterator[None]:
+        """Hold the write queue (if writes are serialised) for ``action``; ``StoreUnavailable`` if it stays busy."""
+        if self._write_lock is None:
+            yield
+            return
+        if not self._write_lock.acquire(timeout=self._lock_timeout_s):
+            raise StoreUnavailable(
+                f"database unavailable while {action}", [Problem("database", "the write queue is stalled")]
+            )
+        try:
+            yield
+        finally:
+            self._write_lock.release()
 
     def append(self, record: DecisionRecord) -> None:
         """Commit ``record``; when this returns the decision is durable. Raises ``StoreUnavailable``."""
-        with self._write_lock, unavailable_on_error("recording a decision"), self._engine.begin() as conn:
+        with (
+            self.writing("recording a decision"),
+            unavailable_on_error("recording a decision"),
+            self._engine.begin() as conn,
+        ):
             conn.execute(
                 _INSERT,
                 {

@@ -66,6 +66,12 @@ cds_cards = Table(
     Column("rule_version", String(32), nullable=True),
     Column("indicator", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column(
+        "caller_key_id",
+        String(64),
+        nullable=True,
+        comment="the client the card was issued to (null: issued before 0004, no feedback accepted)",
+    ),
     Index("ix_cds_cards_decision_id", "decision_id"),
 )
 
@@ -114,4 +120,12 @@ web_sessions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_seen_at", DateTime(timezone=True), nullable=False),
     Index("ix_web_sessions_key_id", "key_id"),
+)
+
+cds_jwt_ids = Table(
+    "cds_jwt_ids",
+    metadata,
+    Column("jti_sha256", String(64), primary_key=True, comment="sha256 of issuer and jti; never the token"),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_cds_jwt_ids_expires_at", "expires_at"),
 )

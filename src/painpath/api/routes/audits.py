@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 
 from painpath.api.deps import MayAudit, ServicesDep
 from painpath.api.openapi import AUTH_PROBLEMS, problems
-from painpath.api.problems import ApiProblem
-from painpath.audit.jobs import MEDIA_TYPES, RESULT_FILES, AuditLimits, CohortTooLarge
+from painpath.api.problems import ApiProblem, field_problems
+from painpath.audit.jobs import MEDIA_TYPES, RESULT_FILES, AuditLimits, AuditQueueFull, CohortTooLarge, InvalidCohort
 
 UPLOAD_PATH = "/v1/audits"
 router = APIRouter(prefix=UPLOAD_PATH, tags=["audits"])
@@ -69,16 +69,18 @@ UPLOAD_BODY: dict[str, Any] = {
     operation_id="createAudit",
     openapi_extra=UPLOAD_BODY,
     summary="Audit a cohort (background job)",
-    description="Stores the cohort and queues an audit (one at a time). Returns 202 with the job; poll "
-    "`Location` until `status` is `succeeded`, then download the results. Needs the `audit` permission "
-    "(roles auditor, admin).",
+    description="Stores the cohort and queues an audit, run in a separate, lower-priority audit worker process. "
+    "Returns 202 with the job; poll `Location` until `status` is `succeeded`, then download the results. "
+    "A CSV cohort's header must name facts (422 otherwise, before the job is queued). At most "
+    "`PAINPATH_AUDIT_QUEUE_PER_KEY` jobs per API key and `PAINPATH_AUDIT_QUEUE_TOTAL` in all may be queued or "
+    "running: past that, 429 with `Retry-After`. Needs the `audit` permission (roles auditor, admin).",
     responses={
         202: {
             "description": "The job, queued.",
             "headers": {"Location": {"description": "The job's status URL.", "schema": {"type": "string"}}},
         },
         **AUTH_PROBLEMS,
-        **problems(413, 415),
+        **problems(413, 415, 422, 429),
     },
 )
 async def create_audit(caller: MayAudit, request: Request, services: ServicesDep) -> JSONResponse:
@@ -102,6 +104,19 @@ async def create_audit(caller: MayAudit, request: Request, services: ServicesDep
         )
     except CohortTooLarge as exc:
         raise ApiProblem(413, "cohort-too-large", "Cohort too large", exc.summary) from None
+    except InvalidCohort as exc:
+        raise ApiProblem(
+            422, "invalid-cohort", "Invalid cohort", exc.summary, errors=field_problems(exc.problems)
+        ) from None
+    except AuditQueueFull as exc:
+        raise ApiProblem(
+            429,
+            "audit-queue-full",
+            "Too many audit jobs",
+            f"{exc.summary}; retry after {exc.retry_after} s",
+            # Close the connection rather than read and discard the upload the client is still sending.
+            headers={"Retry-After": str(exc.retry_after), "Connection": "close"},
+        ) from None
     job = _out(state)
     return JSONResponse(job.model_dump(), status_code=202, headers={"Location": f"{UPLOAD_PATH}/{job.id}"})
 

@@ -1,83 +1,74 @@
 """CDS Hooks 2.0.1 (with the 3.0 ``version`` and OperationOutcome errors): discovery, services, feedback.
 
-Thin handlers: the FHIR data is gathered (``cds.prefetch``), mapped to facts (``facts.fhir``),
-evaluated and recorded like any decision (``issue_decision``), and shown as cards
-(``cds.cards``); the clinical logic is in the rules. Errors are FHIR OperationOutcomes, with 412
-when required data cannot be had. These routes follow the CDS Hooks specification rather than
-painpath's OpenAPI conventions (problem documents), so they are left out of the OpenAPI document
-and described in docs/cds-hooks.md.
+Thin handlers: authenticate the client (a JWT of a trusted issuer whose audience is this service's
+configured public URL, or a painpath API key), insist on ``application/json``, and hand the body to
+``cds.service``, which does the rest. Every error on these routes is a FHIR OperationOutcome
+(``api.problems.error_response``), 401, 403, 413 and 415 included. The routes are in the OpenAPI
+document with their real request and response models, so the fuzz suite reaches them.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
 import hashlib
-import uuid
-from collections.abc import Mapping
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any
 
 import orjson
-import structlog
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from painpath.api.auth import Caller, Permission, Role
 from painpath.api.deps import ServicesDep, authenticate, bearer
-from painpath.api.fhir_input import issue_mapped_decision, map_bundle
-from painpath.api.problems import ApiProblem
-from painpath.cds.cards import CardBuilder, CardContext
+from painpath.api.limits import media_type_of
+from painpath.api.problems import CDS_MEDIA_TYPE, ApiProblem, CdsError
+from painpath.cds import service as cds_service
 from painpath.cds.jwt_auth import JwtRejected
-from painpath.cds.models import HOOK_CONTEXTS, Feedback, HookRequest, OrderSelectContext, OrderSignContext
-from painpath.cds.prefetch import DataUnavailable, gather
-from painpath.cds.services import ServiceSpec, load_catalogue
-from painpath.cds.wording import load_wording
-from painpath.store import CardRecord, FeedbackRecord, UnknownCards
+from painpath.cds.services import load_catalogue
 
-log = structlog.get_logger("painpath.api")
-router = APIRouter(prefix="/cds-services", tags=["cds-hooks"], include_in_schema=False)
+router = APIRouter(prefix="/cds-services", tags=["cds-hooks"])
 
-CDS_MEDIA_TYPE = "application/json"
-_Model = TypeVar("_Model", bound=BaseModel)
-
-
-class CdsError(Exception):
-    """An error answered as a FHIR OperationOutcome (CDS Hooks 3.0)."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        diagnostics: str,
-        expression: list[str] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(diagnostics)
-        self.status = status
-        self.code = code
-        self.diagnostics = diagnostics
-        self.expression = expression or []
-        self.headers = dict(headers or {})
+OUTCOME_SCHEMA = {"$ref": "#/components/schemas/OperationOutcome"}
+_OUTCOME_DESCRIPTIONS = {
+    400: "The request is not a valid CDS Hooks request for this service (repeated keys included).",
+    401: "No credentials, or a token that is not acceptable (JWT: untrusted, expired, replayed, wrong audience).",
+    403: "The API key's role may not evaluate.",
+    404: "No such CDS service, or feedback on a card this service did not issue to this client.",
+    412: "Required FHIR data was neither prefetched nor fetchable from fhirServer.",
+    413: "The request body is over the configured limit.",
+    415: "The request body is not `application/json` (UTF-8).",
+    422: "The path is invalid (a service id is at most 64 characters).",
+    503: "The decision log is unavailable or stalled; retry after `Retry-After` seconds.",
+}
+_OUTCOME_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"description": "The bearer realm.", "schema": {"type": "string"}}},
+    415: {"Accept-Post": {"description": "`application/json`.", "schema": {"type": "string"}}},
+    503: {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "string"}}},
+}
 
 
-def _outcome(exc: CdsError) -> Response:
-    issue: dict[str, Any] = {"severity": "error", "code": exc.code, "diagnostics": exc.diagnostics}
-    if exc.expression:
-        issue["expression"] = exc.expression
-    body = {"resourceType": "OperationOutcome", "issue": [issue]}
-    return Response(orjson.dumps(body), status_code=exc.status, media_type=CDS_MEDIA_TYPE, headers=exc.headers)
+def outcomes(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries for the given error statuses, as OperationOutcomes."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        entry: dict[str, Any] = {
+            "description": _OUTCOME_DESCRIPTIONS[code],
+            "content": {CDS_MEDIA_TYPE: {"schema": OUTCOME_SCHEMA}},
+        }
+        if code in _OUTCOME_HEADERS:
+            entry["headers"] = _OUTCOME_HEADERS[code]
+        out[code] = entry
+    return out
 
 
-async def _cds_error(_request: Request, exc: Exception) -> Response:
-    return _outcome(cast(CdsError, exc))  # registered for CdsError only
-
-
-def install_cds_handlers(app: FastAPI) -> None:
-    """Answer ``CdsError`` as an OperationOutcome."""
-    app.add_exception_handler(CdsError, _cds_error)
+def _body(model: str, description: str) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {CDS_MEDIA_TYPE: {"schema": {"$ref": f"#/components/schemas/{model}"}}},
+        }
+    }
 
 
 async def cds_caller(
@@ -85,11 +76,18 @@ async def cds_caller(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
-    """The CDS client: a verified JWT when issuers are configured, else a painpath API key (evaluate)."""
-    if services.cds_jwt is not None:
-        audience = str(request.url).split("?", 1)[0]
+    """The CDS client: a verified JWT when issuers are configured, else a painpath API key (evaluate).
+
+    A JWT's audience must be ``PAINPATH_PUBLIC_URL`` plus the route path: never the Host header or
+    any other part of the request's idea of where it was sent.
+    """
+    verifier = services.cds_jwt
+    if verifier is not None:
+        audience = services.settings.cds_audience(request.scope["path"])
         try:
-            issuer = services.cds_jwt.verify(credentials.credentials if credentials else None, audience)
+            issuer = await run_in_threadpool(
+                verifier.verify, credentials.credentials if credentials else None, audience
+            )
         except JwtRejected as exc:
             raise CdsError(
                 401, "login", str(exc), headers={"WWW-Authenticate": 'Bearer realm="painpath-cds"'}
@@ -104,115 +102,74 @@ async def cds_caller(
 CdsCaller = Annotated[Caller, Depends(cds_caller)]
 
 
-def _service(service_id: str) -> ServiceSpec:
-    service = load_catalogue().by_id.get(service_id)
-    if service is None:
-        raise CdsError(404, "not-found", f"no CDS service '{service_id}'")
-    return service
+async def cds_json_body(request: Request) -> bytes:
+    """The body, which must be declared ``application/json`` (UTF-8), else 415."""
+    if media_type_of(request) != ("application/json", "utf-8"):
+        raise CdsError(
+            415,
+            "not-supported",
+            "send CDS Hooks requests as Content-Type: application/json (UTF-8)",
+            headers={"Accept-Post": CDS_MEDIA_TYPE},
+        )
+    return await request.body()
 
 
-def _parse(model: type[_Model], data: bytes | Mapping[str, Any], where: str) -> _Model:
-    try:
-        if isinstance(data, bytes):
-            return model.model_validate_json(data)
-        return model.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        locations = [".".join([where, *(str(p) for p in e["loc"])]).strip(".") for e in errors]
-        detail = "; ".join(f"{loc or '(root)'}: {e['msg']}" for loc, e in zip(locations, errors, strict=True))
-        raise CdsError(400, "invalid", detail[:2000], locations[:20]) from None
+CdsBody = Annotated[bytes, Depends(cds_json_body)]
+ServiceId = Annotated[str, Path(description="A service id from the discovery document.", max_length=64)]
 
 
-@router.get("", summary="CDS Hooks discovery")
+@router.get(
+    "",
+    operation_id="cdsDiscovery",
+    summary="CDS Hooks discovery",
+    description="The CDS services painpath offers, with their hooks and prefetch templates (no authentication).",
+    responses={
+        200: {
+            "description": "The discovery document.",
+            "content": {CDS_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Discovery"}}},
+        }
+    },
+    response_class=Response,
+)
 def discovery() -> Response:
     return Response(orjson.dumps(load_catalogue().discovery()), media_type=CDS_MEDIA_TYPE)
 
 
-@router.post("/{service_id}", summary="Call a CDS service")
-async def call_service(service_id: str, request: Request, caller: CdsCaller, services: ServicesDep) -> Response:
-    service = _service(service_id)
-    hook = _parse(HookRequest, await request.body(), "")
-    if hook.hook != service.hook:
-        raise CdsError(400, "invalid", f"service '{service.id}' answers '{service.hook}', not '{hook.hook}'", ["hook"])
-    context = _parse(HOOK_CONTEXTS[service.hook], hook.context, "context")
-    try:
-        gathered = await gather(hook, service, load_catalogue())
-    except DataUnavailable as exc:
-        raise CdsError(412, "not-found", exc.diagnostics, [exc.expression]) from None
-    drafts: list[Mapping[str, Any]] = []
-    focus: set[str] = set()
-    if isinstance(context, OrderSignContext):
-        drafts = [e["resource"] for e in context.draftOrders.get("entry", [])]
-        refs = {f"{r['resourceType']}/{r['id']}" for r in drafts}
-        focus = set(context.selections) & refs if isinstance(context, OrderSelectContext) else refs
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "collection",
-        "entry": [{"resource": r} for r in (*gathered.resources, *drafts)],
-    }
-    mapped = await run_in_threadpool(map_bundle, bundle, services.settings)
-    mapped = dataclasses.replace(mapped, issues=mapped.issues + gathered.notes)
-    patient_ref = f"Patient/{context.patientId}"
-    if mapped.patient_ref is not None and mapped.patient_ref != patient_ref:
-        raise CdsError(400, "invalid", "the prefetched Patient is not context.patientId", ["prefetch.patient"])
-    issued = await issue_mapped_decision(
-        services, mapped, caller, extra={"cds": {"service": service.id, "hook": hook.hook}}
-    )
-    ctx = CardContext(hook.hook, patient_ref, mapped, tuple(r for r in mapped.referrals if r.source in focus))
-    decision = orjson.loads(issued.body)
-    built = CardBuilder(load_wording(), services.engine.ruleset.guidelines).build(decision, ctx)
-    now = datetime.datetime.now(datetime.UTC)
-    records = [
-        CardRecord(
-            card_uuid=c.card["uuid"],
-            decision_id=issued.decision_id,
-            service_id=service.id,
-            hook_instance=hook.hookInstance[:64],
-            rule_id=c.rule_id,
-            rule_version=c.rule_version,
-            indicator=c.card["indicator"],
-            created_at=now,
-        )
-        for c in built
-    ]
-    await run_in_threadpool(services.store.cds.append_cards, records)
-    log.info("cds_cards_issued", service=service.id, decision_id=issued.decision_id, cards=len(records))
-    return Response(orjson.dumps({"cards": [c.card for c in built]}), media_type=CDS_MEDIA_TYPE)
+@router.post(
+    "/{service_id}",
+    operation_id="callCdsService",
+    summary="Call a CDS service",
+    description="A CDS Hooks request for the service's hook. Answers cards; errors are OperationOutcomes. "
+    "Needs a JWT of a trusted CDS client (when `PAINPATH_CDS_TRUSTED_ISSUERS` is set) or an API key "
+    "with the `evaluate` permission.",
+    openapi_extra=_body("HookRequest", "A CDS Hooks request (no repeated keys)."),
+    responses={
+        200: {
+            "description": "The cards.",
+            "content": {CDS_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/HookResponse"}}},
+        },
+        **outcomes(400, 401, 403, 404, 412, 413, 415, 422, 503),
+    },
+    response_class=Response,
+)
+async def call_service(service_id: ServiceId, caller: CdsCaller, body: CdsBody, services: ServicesDep) -> Response:
+    answer = await cds_service.call_service(services, service_id, body, caller)
+    return Response(orjson.dumps(answer), media_type=CDS_MEDIA_TYPE)
 
 
-@router.post("/{service_id}/feedback", summary="Feedback on cards")
-async def feedback(service_id: str, request: Request, caller: CdsCaller, services: ServicesDep) -> Response:
-    service = _service(service_id)
-    items = _parse(Feedback, await request.body(), "").feedback
-    now = datetime.datetime.now(datetime.UTC)
-    records = [
-        FeedbackRecord(
-            feedback_id=str(uuid.uuid4()),
-            card_uuid=item.card,
-            service_id=service.id,
-            outcome=item.outcome,
-            accepted_suggestions=tuple(s.id for s in item.acceptedSuggestions or ()),
-            override_system=item.overrideReason.reason.system
-            if item.overrideReason and item.overrideReason.reason
-            else None,
-            override_code=item.overrideReason.reason.code
-            if item.overrideReason and item.overrideReason.reason
-            else None,
-            override_comment=item.overrideReason.userComment if item.overrideReason else None,
-            outcome_timestamp=item.outcomeTimestamp,
-            received_at=now,
-            caller_key_id=caller.key_id,
-        )
-        for item in items
-    ]
-    try:
-        await run_in_threadpool(services.store.cds.append_feedback, records)
-    except UnknownCards as exc:
-        raise CdsError(404, "not-found", exc.summary, [p.location for p in exc.problems]) from None
-    log.info(
-        "cds_feedback_recorded",
-        service=service.id,
-        accepted=sum(1 for r in records if r.outcome == "accepted"),
-        overridden=sum(1 for r in records if r.outcome == "overridden"),
-    )
+@router.post(
+    "/{service_id}/feedback",
+    operation_id="cdsFeedback",
+    summary="Feedback on cards",
+    description="Whether the clinician accepted or overrode cards. Accepted only from the client (API key or "
+    "JWT issuer) the cards were issued to.",
+    openapi_extra=_body("Feedback", "CDS Hooks feedback (no repeated keys)."),
+    responses={200: {"description": "Stored."}, **outcomes(400, 401, 403, 404, 413, 415, 422, 503)},
+    response_class=Response,
+)
+async def feedback(service_id: ServiceId, caller: CdsCaller, body: CdsBody, services: ServicesDep) -> Response:
+    await cds_service.record_feedback(services, service_id, body, caller)
     return Response(status_code=200)
+
+
+__all__ = ["CdsError", "router"]

@@ -1,7 +1,13 @@
-"""Probes and version: ``/healthz`` (process up), ``/readyz`` (rules and database), ``/version``."""
+"""Probes and version: ``/healthz`` (process up), ``/readyz`` (rules and database), ``/version``.
+
+``/readyz`` checks that the decision log is *writable* now, with a bounded probe (an insert that is
+rolled back, waiting at most the busy timeout), so a locked or stalled database makes the service
+not ready instead of leaving requests to hang.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter
@@ -15,6 +21,8 @@ from painpath.api.models import HealthReport, ReadinessReport, VersionInfo
 from painpath.store import StoreUnavailable
 
 router = APIRouter(tags=["operations"])
+PROBE_GRACE_SECONDS = 1.0
+"""How much longer than the busy timeout ``/readyz`` waits for its write probe."""
 API_VERSION = "v1"
 
 
@@ -27,16 +35,19 @@ async def healthz() -> dict[str, str]:
     "/readyz",
     response_model=ReadinessReport,
     operation_id="readyz",
-    summary="Readiness: rules loaded and database reachable",
+    summary="Readiness: rules loaded and the decision log writable",
     responses={503: {"model": ReadinessReport, "description": "Not ready; `checks` says why."}},
 )
 async def readyz(services: ServicesDep) -> JSONResponse:
     checks = {"rules": "ok" if services.engine.ruleset.rules else "no active rules"}
+    bound = services.settings.db_busy_timeout_ms / 1000 + PROBE_GRACE_SECONDS
     try:
-        await run_in_threadpool(services.store.ping)
+        await asyncio.wait_for(run_in_threadpool(services.store.probe_write), timeout=bound)
         checks["database"] = "ok"
     except StoreUnavailable as exc:
         checks["database"] = "; ".join(p.message for p in exc.problems) or exc.summary
+    except TimeoutError:
+        checks["database"] = f"a write did not complete within {bound:g} s"
     if services.evaluator.workers:
         checks["evaluation"] = "stopped" if services.evaluator.broken else "ok"
     ready = all(v == "ok" for v in checks.values())
