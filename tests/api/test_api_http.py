@@ -66,7 +66,10 @@ def test_probes_and_version_need_no_key(service: Service, engine: Engine) -> Non
         assert client.get("/healthz").json() == {"status": "ok"}
         ready = client.get("/readyz")
         assert ready.status_code == 200
-        assert ready.json() == {"status": "ready", "checks": {"rules": "ok", "database": "ok", "evaluation": "ok"}}
+        assert ready.json() == {
+            "status": "ready",
+            "checks": {"rules": "ok", "database": "ok", "durable_sessions": "ok", "evaluation": "ok"},
+        }
         version = client.get("/version").json()
     assert version == {
         "painpath": __version__,

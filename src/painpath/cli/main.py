@@ -251,4 +251,3 @@ def main(argv: list[str] | None = None) -> int:
     except PainpathError as exc:
         print(f"painpath: {exc}", file=sys.stderr)
         return EXIT_REVIEW
-
