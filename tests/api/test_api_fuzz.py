@@ -35,6 +35,7 @@ EXCLUDED = [checks.positive_data_acceptance]
 OPERATIONS = [
     ("POST", "/v1/evaluations"),
     ("GET", "/v1/evaluations/{decision_id}"),
+    ("GET", "/v1/evaluations/{decision_id}/trace"),
     ("POST", "/v1/audits"),
     ("GET", "/v1/audits/{job_id}"),
     ("GET", "/v1/audits/{job_id}/files/{name}"),

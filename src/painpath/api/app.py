@@ -31,6 +31,7 @@ from painpath.cds.services import load_catalogue
 from painpath.cds.wording import load_wording
 from painpath.engine.engine import Engine
 from painpath.errors import EngineError, Problem, RulesValidationError
+from painpath.replay import prepare_decision_log
 from painpath.store import open_store
 from painpath.workers import Evaluator, WorkerPool
 
@@ -89,6 +90,7 @@ def load_services(settings: Settings) -> Services:
         evaluator = Evaluator(engine, pool)
         evaluator.check_workers()
         store = open_store(settings.resolved_database_url)
+        prepare_decision_log(store, engine, settings.rules_dir)
         audits = AuditJobs(settings.data_dir / "audits", engine, settings.rules_dir, settings.site_config, workers or 1)
     except BaseException:
         if pool is not None:

@@ -68,6 +68,7 @@ async def issue_decision(
         parameters=result.parameters.decode("utf-8"),
         input_facts=(received if received is not None else raw).decode("utf-8"),
         output_json=body.decode("utf-8"),
+        evaluated_facts=raw.decode("utf-8") if received is not None else None,
     )
     await run_in_threadpool(decisions.append, record)
     log.info(

@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 
 from painpath.audit.readers import FORMATS
+from painpath.cli.store import add_store_commands
 from painpath.engine import ir
 from painpath.engine.engine import Engine
 from painpath.engine.loader import load_ruleset
@@ -232,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--rules")
     lst.add_argument("--format", choices=("json", "text"), default="text")
     lst.set_defaults(func=cmd_rules_list)
+    add_store_commands(sub)
     return parser
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, Text
+from sqlalchemy import Column, DateTime, Index, LargeBinary, MetaData, String, Table, Text
 
 metadata = MetaData(
     naming_convention={
@@ -26,9 +26,28 @@ decisions = Table(
     Column("input_facts", Text, nullable=False, comment="the request body exactly as received"),
     Column("output_json", Text, nullable=False, comment="the decision exactly as issued"),
     Column("output_sha256", String(64), nullable=False),
+    Column(
+        "payload",
+        LargeBinary,
+        nullable=True,
+        comment="zlib-compressed JSON of the input, parameters and decision as issued (store/replay.py); "
+        "the three text columns are then empty. Null once pruned (or for rows written before 0005)",
+    ),
+    Column("pruned_at", DateTime(timezone=True), nullable=True, comment="set when retention removed the content"),
     Index("ix_decisions_created_at", "created_at"),
     Index("ix_decisions_ruleset_hash", "ruleset_hash"),
     Index("ix_decisions_caller_key_id", "caller_key_id"),
+)
+
+rulesets = Table(
+    "rulesets",
+    metadata,
+    Column("content_hash", String(64), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("archived_at", DateTime(timezone=True), nullable=False),
+    Column("files", LargeBinary, nullable=False, comment="zlib-compressed JSON: relative path -> file text"),
+    Column("zdict", LargeBinary, nullable=True, comment="preset zlib dictionary for this ruleset's decisions"),
 )
 
 api_keys = Table(
