@@ -69,6 +69,30 @@ def measure(label: str, fn: Callable[[bytes], Any], bodies: list[bytes], warmup:
     return res
 
 
+def side_by_side(
+    a: tuple[str, Callable[[bytes], Any]], b: tuple[str, Callable[[bytes], Any]], bodies: list[bytes]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Two alternatives measured alternately on each patient, so drift in the machine's load hits both alike."""
+    for body in bodies[:300]:
+        a[1](body)
+        b[1](body)
+    gc.collect()
+    times: tuple[list[float], list[float]] = ([], [])
+    for i, body in enumerate(bodies):
+        order = ((0, a[1]), (1, b[1])) if i % 2 else ((1, b[1]), (0, a[1]))
+        for k, fn in order:
+            t0 = time.perf_counter_ns()
+            fn(body)
+            times[k].append((time.perf_counter_ns() - t0) / 1000.0)
+    out = []
+    for (label, _fn), ts in zip((a, b), times, strict=True):
+        ts.sort()
+        res = {"p50": statistics.median(ts), "p99": ts[int(0.99 * (len(ts) - 1))], "per_s": 1e6 / statistics.fmean(ts)}
+        print(f"  {label:<46} p50 {res['p50']:7.1f} us  p99 {res['p99']:7.1f} us  {res['per_s']:6.0f}/s")
+        out.append(res)
+    return out[0], out[1]
+
+
 def rss_mib() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -177,11 +201,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"evaluator disagreements + engine errors: {bad} of {3 * args.n + 300 * 3}")
 
-    print("alternatives side by side (durable-rules path + default render):")
-    reused = measure("reused session per stratum (the design)", lambda b: render(engine, b), bodies)
-    print()
-    own = measure("one session per evaluation (the first design)", lambda b: render(per_eval, b), bodies)
-    print()
+    print("alternatives side by side (durable-rules path + default render; interleaved patient by patient):")
+    reused, own = side_by_side(
+        ("reused session per stratum (the design)", lambda b: render(engine, b)),
+        ("one session per evaluation (the first design)", lambda b: render(per_eval, b)),
+        bodies,
+    )
+    core_reused, core_own = side_by_side(
+        ("  the same, Decision only (no render)", lambda b: engine.evaluate(parse_facts_json(b))),
+        ("  the same, Decision only (no render) ", lambda b: per_eval.evaluate(parse_facts_json(b))),
+        bodies,
+    )
+    print(
+        f"  Decision only: reused / per-evaluation throughput x{core_reused['per_s'] / core_own['per_s']:.2f}, "
+        f"p99 x{core_reused['p99'] / core_own['p99']:.2f}"
+    )
     print(
         f"  reused / per-evaluation: throughput x{reused['per_s'] / own['per_s']:.2f}, "
         f"p50 x{reused['p50'] / own['p50']:.2f}, p99 x{reused['p99'] / own['p99']:.2f}; "
