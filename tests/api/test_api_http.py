@@ -102,7 +102,7 @@ def test_an_evaluation_is_issued_recorded_and_served_again_byte_for_byte(service
     assert all("because" in r for r in full["rules"])
     assert all(r["status"] in ("fired", "undetermined") for r in decision["rules"])
     fired = [r for r in decision["rules"] if r["status"] == "fired"]
-    assert fired and all(set(r) == {"id", "version", "stratum", "status"} for r in fired)
+    assert fired and all(set(r) == {"id", "version", "stratum", "status", "because"} for r in fired)
     misspelt = post(service, raw, query="?tarce=full")
     assert misspelt.status_code == 422
     assert misspelt.json()["errors"][0]["field"] == "query.tarce"

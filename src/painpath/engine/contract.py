@@ -181,6 +181,7 @@ class DecisionRuleBrief(Contract):
     version: str
     stratum: str
     status: RuleStatus
+    because: list[DecisionClause] | SkipJsonSchema[None] = _optional("When `fired`: the clauses that decided it.")
     missing: list[str] | SkipJsonSchema[None] = _optional("When `undetermined`: the facts that would settle it.")
 
 
@@ -268,7 +269,7 @@ class DecisionDocument(Contract):
     cds: DecisionCdsCall | SkipJsonSchema[None] = _optional("Only for decisions asked for by a CDS Hooks call.")
     trace: Literal["full", "summary"] | SkipJsonSchema[None] = _optional(
         "How much of the rule trace `rules` carries: `full`, every rule with its clauses; `summary`, only the "
-        "rules that fired (id, version, stratum and status; the sections give their reasons) and the undetermined "
+        "rules that fired (id, version, stratum, status and the clauses that decided them) and the undetermined "
         "rules with the facts that would settle each, the rules that did not fire left out."
     )
     rules: list[DecisionRuleTrace | DecisionRuleBrief] | SkipJsonSchema[None] = _optional(

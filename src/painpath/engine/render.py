@@ -104,8 +104,9 @@ def _entry(e: SectionEntry) -> dict[str, Any]:
 Trace = Literal["full", "summary"]
 """How much of the rule trace a rendered decision carries: ``full`` gives every rule its clauses (why,
 why not, unknown); ``summary`` (the default of the API) lists only the rules that fired (id, version,
-stratum, status: the sections give their reasons) and the undetermined rules with the facts that
-would settle each; rules that did not fire are left out. The sections are the same either way."""
+stratum, status and the clauses that decided them; the sections give their reasons) and the
+undetermined rules with the facts that would settle each; rules that did not fire are left out.
+The sections are the same either way."""
 
 
 def decision_to_dict(decision: Decision, *, trace: Trace = "full") -> dict[str, Any]:
@@ -191,7 +192,11 @@ def decision_to_dict(decision: Decision, *, trace: Trace = "full") -> dict[str, 
             continue  # the full trace (``?trace=full``, ``GET .../trace``) lists them with their clauses
         rule = o.rule
         brief: dict[str, Any] = {"id": rule.id, "version": rule.version, "stratum": rule.stratum, "status": o.status}
-        if o.status == "undetermined":
+        if o.status == "fired":  # why it fired: the clauses that decided it (cards and FHIR cite them)
+            brief["because"] = [
+                clause(leaf, neg, o.values, decision.facts, params) for leaf, neg in decision.support(o)
+            ]
+        else:
             brief["missing"] = list(unknown[rule.id])
         rules.append(brief)
     out["rules"] = rules
