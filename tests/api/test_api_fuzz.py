@@ -38,6 +38,7 @@ OPERATIONS = [
     ("GET", "/v1/evaluations"),
     ("POST", "/v1/evaluations/{decision_id}/triage"),
     ("GET", "/v1/evaluations/{decision_id}/triage"),
+    ("GET", "/v1/evaluations/{decision_id}/trace"),
     ("POST", "/v1/audits"),
     ("GET", "/v1/audits/{job_id}"),
     ("GET", "/v1/audits/{job_id}/files/{name}"),

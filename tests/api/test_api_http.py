@@ -66,7 +66,10 @@ def test_probes_and_version_need_no_key(service: Service, engine: Engine) -> Non
         assert client.get("/healthz").json() == {"status": "ok"}
         ready = client.get("/readyz")
         assert ready.status_code == 200
-        assert ready.json() == {"status": "ready", "checks": {"rules": "ok", "database": "ok", "evaluation": "ok"}}
+        assert ready.json() == {
+            "status": "ready",
+            "checks": {"rules": "ok", "database": "ok", "durable_sessions": "ok", "evaluation": "ok"},
+        }
         version = client.get("/version").json()
     assert version == {
         "painpath": __version__,
@@ -97,8 +100,9 @@ def test_an_evaluation_is_issued_recorded_and_served_again_byte_for_byte(service
         decision_to_dict(engine.evaluate(parse_facts(CAUDA_EQUINA_FACTS)))
     )
     assert all("because" in r for r in full["rules"])
-    silent = [r for r in decision["rules"] if r["status"] == "not_fired"]
-    assert silent and all(set(r) == {"id", "version", "stratum", "status"} for r in silent)
+    assert all(r["status"] in ("fired", "undetermined") for r in decision["rules"])
+    fired = [r for r in decision["rules"] if r["status"] == "fired"]
+    assert fired and all(set(r) == {"id", "version", "stratum", "status", "because"} for r in fired)
     misspelt = post(service, raw, query="?tarce=full")
     assert misspelt.status_code == 422
     assert misspelt.json()["errors"][0]["field"] == "query.tarce"

@@ -31,6 +31,7 @@ from painpath.cds.services import load_catalogue
 from painpath.cds.wording import load_wording
 from painpath.engine import Engine
 from painpath.errors import EngineError, Problem, RulesValidationError
+from painpath.replay import prepare_decision_log
 from painpath.store import Store, open_store
 from painpath.web import install_web
 from painpath.workers import EngineSpec, Evaluator, WorkerPool
@@ -91,6 +92,7 @@ def load_services(settings: Settings) -> Services:
         evaluator = Evaluator(engine, pool)
         evaluator.check_workers()
         store = open_store(settings.resolved_database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
+        prepare_decision_log(store, engine, settings.rules_dir)
         cds_jwt = load_cds_jwt(settings, store)
         audits = AuditJobs(
             settings.data_dir / "audits",

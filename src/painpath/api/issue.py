@@ -69,6 +69,7 @@ async def issue_decision(
         input_facts=(received if received is not None else raw).decode("utf-8"),
         output_json=body.decode("utf-8"),
         index=result.index,
+        evaluated_facts=raw.decode("utf-8") if received is not None else None,
     )
     await run_in_threadpool(decisions.append, record)
     log.info(

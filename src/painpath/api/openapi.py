@@ -29,6 +29,10 @@ _DESCRIPTIONS = {
     401: "No API key, or one that is malformed, unknown or revoked.",
     403: "The API key's role does not have the permission this operation needs.",
     404: "No such resource.",
+    409: "The recorded decision cannot be re-derived (its ruleset was not archived, or re-deriving it gave another "
+    "decision).",
+    410: "The decision was recorded but its content has been pruned by the retention policy; the problem gives its "
+    "id and date.",
     413: "The request body is over the configured limit (default 1 MiB).",
     415: "The request body is not `application/json`.",
     422: "The input is invalid; `errors` names each field, the reason and a suggestion.",

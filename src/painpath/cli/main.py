@@ -16,6 +16,7 @@ import structlog
 
 from painpath.audit.readers import FORMATS
 from painpath.cli.exit_codes import ExitCode, epilog
+from painpath.cli.store import add_store_commands
 from painpath.engine import (
     Engine,
     RulesetIR,
@@ -240,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--rules")
     lst.add_argument("--format", choices=("json", "text"), default="text")
     lst.set_defaults(func=cmd_rules_list)
+    add_store_commands(sub)
     return parser
 
 

@@ -28,7 +28,7 @@ from painpath.engine.findings import Finding, citation_lines, facts_used, guidel
 from painpath.engine.findings import findings as findings_of
 from painpath.engine.ir import AllNode, AnyNode, AtLeastNode, Leaf, Node, NotNode, Rule, RulesetIR
 from painpath.engine.language import Guideline, RuleFile
-from painpath.engine.loader import load_ruleset, load_site_config
+from painpath.engine.loader import hash_files, load_ruleset, load_site_config
 from painpath.engine.render import Trace, decision_to_dict, decision_to_text, rule_summary
 from painpath.engine.strata import Engine, EngineStats, Evaluator
 from painpath.engine.vectors import VectorReport, VectorResult, run_vectors
@@ -78,6 +78,7 @@ __all__ = [
     "facts_used",
     "findings_of",
     "guideline_for",
+    "hash_files",
     "load_ruleset",
     "load_site_config",
     "missing_for",

@@ -284,13 +284,14 @@ class DecisionRuleTrace(Contract):
 
 
 class DecisionRuleBrief(Contract):
-    """A rule that did not fire or is undetermined, in a ``summary`` trace: no clauses (``trace=full``
-    gives them); an undetermined rule lists the facts that would settle it."""
+    """A rule in a ``summary`` trace: no clauses (``trace=full`` gives them); an undetermined rule lists
+    the facts that would settle it."""
 
     id: RuleId
     version: str
     stratum: str
-    status: Literal["not_fired", "undetermined"]
+    status: RuleStatus
+    because: list[DecisionClause] | SkipJsonSchema[None] = _optional("When `fired`: the clauses that decided it.")
     missing: list[str] | SkipJsonSchema[None] = _optional("When `undetermined`: the facts that would settle it.")
 
 
@@ -387,12 +388,13 @@ class DecisionDocument(Contract):
     )
     cds: DecisionCdsCall | SkipJsonSchema[None] = _optional("Only for decisions asked for by a CDS Hooks call.")
     trace: Literal["full", "summary"] | SkipJsonSchema[None] = _optional(
-        "How much of the rule trace `rules` carries: `full`, every rule with its clauses; `summary`, the clauses "
-        "of the rules that fired, the facts that would settle each undetermined rule, and only id, version, "
-        "stratum and status of the rules that did not fire."
+        "How much of the rule trace `rules` carries: `full`, every rule with its clauses; `summary`, only the "
+        "rules that fired (id, version, stratum, status and the clauses that decided them) and the undetermined "
+        "rules with the facts that would settle each, the rules that did not fire left out."
     )
     rules: list[DecisionRuleTrace | DecisionRuleBrief] | SkipJsonSchema[None] = _optional(
-        "The trace: every rule evaluated, in evaluation order."
+        "The trace, in evaluation order: every rule evaluated (`full`), or those that fired or are undetermined "
+        "(`summary`)."
     )
 
     @model_validator(mode="after")

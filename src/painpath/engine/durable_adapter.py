@@ -1,20 +1,24 @@
-"""The only module that touches durable-rules: compile the IR to its rulesets and run them.
+"""The only module that calls durable-rules: load the compiled rulesets and run them.
 
-Hardened as ``research/durable-rules.md`` section 6 describes (design decision D1):
+Hardened as ``research/durable-rules.md`` section 6 describes (design decision D1, revised):
 
 * the C extension is driven directly (no ``engine.Host``), so no background timer threads exist;
 * every pattern is guarded by a fact ``kind``, and each ruleset has a catch-all sentinel rule so no
-  patient ever "matches nothing" (that path corrupts the heap in 2.0.28);
-* one unique session (sid) per evaluation, deleted in ``finally``;
+  patient ever "matches nothing" (that path corrupts the heap in 2.0.28); the sentinel must fire
+  for every patient, or the evaluation fails;
+* **one long-lived session per stratum per process**: each patient's fact carries a fresh ``id``,
+  is asserted into the stratum's session, its firings are collected, and the fact is retracted.
+  The guards: every retract's result is checked; every firing must carry this patient's fact id;
+  any error (from durable-rules or from this code) fails the decision closed and rebuilds that
+  session (``delete_state`` is called only then); a session is created lazily on first use, also
+  in a forked child (the child never touches its parent's sessions); :meth:`DurableCore.idle_check`
+  verifies that the sessions hold no facts between evaluations (the health check calls it);
 * firings are de-duplicated (``$or`` fires once per true branch); no ``$not`` and no ``post``;
-* facts are type-normalised (pydantic) and projected to the keys the stratum's rules read; a value
-  that was not recorded is simply absent (durable treats ``null`` as existing);
+* facts are type-normalised (pydantic) and projected to the keys the stratum's rules read by
+  generated code (``durable_compile``); a value that was not recorded is simply absent;
 * at most a few hundred rules per ruleset (the loader enforces it; one ruleset per stratum).
 
-durable-rules only says which rules are *definitely true*: each condition is compiled to its
-"definitely true" form in negation normal form, where the negation of a comparison is the opposite
-comparison on a recorded value. The Kleene evaluator independently computes the same set, and the
-evaluation fails closed when the two disagree.
+The compiler (IR to durable-rules JSON, and the projection) is pure and lives in ``durable_compile``.
 """
 
 from __future__ import annotations
@@ -24,50 +28,54 @@ import ctypes
 import ctypes.util
 import itertools
 import json
+import os
 import threading
+import weakref
 from collections.abc import Mapping
-from itertools import combinations
-from typing import Any
+from typing import Any, Literal
 
 import durable_rules_engine as _dre
 import orjson
+import structlog
 
 from painpath.engine import ir
-from painpath.engine.kleene import resolve_value
+from painpath.engine.durable_compile import ALT, KIND, MAX_DURABLE_RULES, SENTINEL, CompiledStratum, compile_stratum
 from painpath.errors import EngineError, Problem
+
+__all__ = ["MAX_DURABLE_RULES", "DurableCore", "SessionMode"]
+
+log = structlog.get_logger("painpath.engine")
 
 _PROCESS_LOCK = threading.Lock()
 """durable-rules keeps its rulesets in a process-global C table, never releases the GIL and has no
-locks of its own; one lock per process serialises every call sequence into it (D1)."""
+locks of its own; one lock per process serialises every call sequence into it (D1). Replaced by a
+fresh lock in a forked child (a thread of the parent may have held it at the fork)."""
 
-_SENTINEL = "__painpath_sentinel__"
-_ALT = "~"
-MAX_DURABLE_RULES = 480
-"""durable-rules hangs in ``create_ruleset`` above 512 rules (research note 4.3)."""
-_KIND = "painpath_patient"
+_CORES: weakref.WeakSet[DurableCore] = weakref.WeakSet()
 
-_NEGATE = {
-    "eq": "ne",
-    "ne": "eq",
-    "lt": "gte",
-    "lte": "gt",
-    "gt": "lte",
-    "gte": "lt",
-    "in": "not_in",
-    "not_in": "in",
-    "contains_any": "contains_none",
-    "contains_all": "lacks_any",
-    "recorded": "not_recorded",
-}
-_DURABLE_CMP = {"ne": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
+SessionMode = Literal["reused", "per_evaluation"]
+"""``reused`` (the design): one session per stratum per process. ``per_evaluation``: a new session for
+each patient and stratum, deleted after it (the first design; kept for the benchmark's comparison)."""
+
+_WARM_UP_ID = "warm-up"
+
+
+def _after_fork_in_child() -> None:
+    global _PROCESS_LOCK  # noqa: PLW0603 - the lock is per process by design
+    _PROCESS_LOCK = threading.Lock()
+    for core in list(_CORES):
+        core._forget_sessions()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _tune_allocator() -> None:
     """Keep glibc from returning each session's large index blocks to the OS.
 
-    A session allocates roughly 10 KB per rule; above glibc's mmap threshold every evaluation would
-    map and unmap them, which measured 4-5x slower with a long p99 tail. Raising the thresholds is
-    process-wide but harmless; where glibc is not present this does nothing.
+    A session allocates roughly 10 KB per rule; above glibc's mmap threshold every new session would
+    map and unmap them, which measured 4-5x slower with a long p99 tail (per-evaluation sessions).
+    Raising the thresholds is process-wide but harmless; where glibc is not present this does nothing.
     """
     name = ctypes.util.find_library("c")
     if not name:
@@ -82,235 +90,27 @@ def _tune_allocator() -> None:
     mallopt(m_trim_threshold, 512 * 1024 * 1024)
 
 
-Atom = tuple[str, str, Any]
-"""One durable-rules test on one key: ``(key, op, value)`` with op in eq/ne/lt/lte/gt/gte/ex/nex."""
-Conjunction = frozenset[Atom]
-
-MAX_ALTERNATIVES = 160
-"""A rule whose nested form is too large for one pattern is expanded to disjunctive normal form; it may
-expand to at most this many conjunctions."""
-
-MAX_MARKERS = 31
-"""durable-rules allows at most 32 entries in one pattern's expression sequence (``MAX_SEQUENCE_EXPRESSIONS``
-in rete.c; error 113, ERR_EXPRESSION_LIMIT_EXCEEDED, when the 32nd is appended): each ``$and`` and each
-``$or`` takes two (the operator and its end marker); comparisons take none."""
-
-Tree = tuple[Any, ...]
-"""The "definitely true" form in negation normal form: ``("atom", Atom)``, ``("and", [Tree])`` or
-``("or", [Tree])``. An empty ``and`` is true; an empty ``or`` is false."""
+class _Fault(Exception):
+    """Something durable-rules returned that the guards do not accept."""
 
 
-def _markers(tree: Tree) -> int:
-    if tree[0] == "atom":
-        return 0
-    return 2 + sum(_markers(t) for t in tree[1])
+class _Session:
+    __slots__ = ("pid", "sid", "state")
+
+    def __init__(self, sid: str, pid: int, state: int) -> None:
+        self.sid = sid
+        self.pid = pid
+        self.state = state
 
 
-def _from_dnf(conjs: list[Conjunction]) -> Tree:
-    ands: list[Tree] = []
-    for conj in conjs:
-        atoms: list[Tree] = [("atom", a) for a in sorted(conj, key=repr)]
-        ands.append(atoms[0] if len(atoms) == 1 else ("and", atoms))  # no atoms: ("and", []) is true
-    return ands[0] if len(ands) == 1 else ("or", ands)
+class _Stratum:
+    __slots__ = ("compiled", "handle", "name", "session")
 
-
-def _simplify(tree: Tree) -> Tree:
-    """Flatten nested same operators and fold constant (empty) children."""
-    if tree[0] == "atom":
-        return tree
-    op = tree[0]
-    kids: list[Tree] = []
-    for child in (_simplify(t) for t in tree[1]):
-        if child[0] == op:
-            kids.extend(child[1])
-        elif child[0] != "atom" and not child[1]:
-            if (child[0] == "and") == (op == "or"):
-                return child  # a true child of an or, or a false child of an and, decides the node
-        else:
-            kids.append(child)
-    if len(kids) == 1:
-        return kids[0]
-    return (op, kids)
-
-
-def _contradicts(conj: Conjunction) -> bool:
-    seen: dict[str, list[tuple[str, Any]]] = {}
-    for key, op, value in conj:
-        seen.setdefault(key, []).append((op, value))
-    for tests in seen.values():
-        if len(tests) < 2:
-            continue
-        ops = {op for op, _ in tests}
-        if "ex" in ops and "nex" in ops:
-            return True
-        if "nex" in ops and len(ops) > 1:
-            return True  # any comparison needs the key to exist
-        eqs = {repr(v) for op, v in tests if op == "eq"}
-        if len(eqs) > 1:
-            return True
-        if eqs and any(op == "ne" and repr(v) in eqs for op, v in tests):
-            return True
-    return False
-
-
-def _and(left: list[Conjunction], right: list[Conjunction]) -> list[Conjunction]:
-    out = [a | b for a in left for b in right]
-    return [c for c in out if not _contradicts(c)]
-
-
-def _absorb(conjs: list[Conjunction]) -> list[Conjunction]:
-    unique = sorted(set(conjs), key=len)
-    kept: list[Conjunction] = []
-    for conj in unique:
-        if not any(k <= conj for k in kept):
-            kept.append(conj)
-    return kept
-
-
-class _Compiler:
-    """Compiles IR nodes into durable-rules patterns ("definitely true" form, NNF, no ``$not``).
-
-    A rule becomes one nested pattern (``$and``/``$or`` inside one message test), for which
-    durable-rules builds one beta node: the per-session index of each beta node dominates the cost
-    of an evaluation. Only a rule too large for one pattern is expanded to disjunctive normal form
-    and packed into as few patterns as fit.
-    """
-
-    def __init__(self, params: Mapping[str, Any]) -> None:
-        self.params = params
-        self.scalar_keys: set[str] = set()
-        self.members: dict[str, set[str]] = {}
-        self._keys: dict[tuple[str, str | None], str] = {}
-
-    def key(self, path: str, member: str | None = None) -> str:
-        """The short key a fact (or one member of a set fact) has in the fact asserted for this stratum.
-
-        durable-rules hashes every property name of every fact it is given, and returns the whole
-        fact with each firing, so short names are measurably cheaper than the dotted paths.
-        """
-        return self._keys.setdefault((path, member), f"k{len(self._keys)}")
-
-    def alternatives(self, node: ir.Node) -> list[dict[str, Any]]:
-        """The rule's "definitely true" form as durable-rules patterns (any one matching means true)."""
-        tree = _simplify(self._tree(node, negated=False))
-        if tree[0] == "or" and not tree[1]:
-            return []  # can never be definitely true
-        if _markers(tree) + 2 <= MAX_MARKERS:
-            return [self._pattern(tree)]
-        dnf = self._dnf(node, negated=False)
-        if len(dnf) > MAX_ALTERNATIVES:
-            raise ValueError(f"condition expands to {len(dnf)} alternatives (limit {MAX_ALTERNATIVES})")
-        ordered = sorted(dnf, key=lambda c: sorted(map(repr, c)))
-        if any(not c for c in ordered):
-            return [self._pattern(("and", []))]
-        patterns: list[dict[str, Any]] = []
-        group: list[Conjunction] = []
-        budget = MAX_MARKERS - 4  # the kind guard's $and and the $or around the group
-        used = 0
-        for conj in ordered:
-            cost = 2 if len(conj) > 1 else 0
-            if group and used + cost > budget:
-                patterns.append(self._pattern(_from_dnf(group)))
-                group, used = [], 0
-            group.append(conj)
-            used += cost
-        patterns.append(self._pattern(_from_dnf(group)))
-        return patterns
-
-    @staticmethod
-    def _test(tree: Tree) -> dict[str, Any]:
-        if tree[0] == "atom":
-            key, op, value = tree[1]
-            if op == "eq":
-                return {key: value}
-            if op == "ex":
-                return {"$ex": {key: 1}}
-            if op == "nex":
-                return {"$nex": {key: 1}}
-            return {_DURABLE_CMP[op]: {key: value}}
-        return {f"${tree[0]}": [_Compiler._test(t) for t in tree[1]]}
-
-    @staticmethod
-    def _pattern(tree: Tree) -> dict[str, Any]:
-        tests: list[dict[str, Any]] = [{"kind": _KIND}]
-        if tree[0] == "and":
-            tests.extend(_Compiler._test(t) for t in tree[1])
-        else:
-            tests.append(_Compiler._test(tree))
-        return {"$and": tests}
-
-    def _tree(self, node: ir.Node, negated: bool) -> Tree:
-        if isinstance(node, ir.Leaf):
-            return _from_dnf(self._leaf(node, _NEGATE[node.op] if negated else node.op))
-        if isinstance(node, ir.NotNode):
-            return self._tree(node.child, not negated)
-        if isinstance(node, ir.AtLeastNode):
-            conjs = self._dnf(node, negated)
-            return _from_dnf(conjs) if conjs else ("or", [])
-        conjunctive = isinstance(node, ir.AllNode) != negated
-        return ("and" if conjunctive else "or", [self._tree(c, negated) for c in node.children])
-
-    def _dnf(self, node: ir.Node, negated: bool) -> list[Conjunction]:
-        if isinstance(node, ir.Leaf):
-            return self._leaf(node, _NEGATE[node.op] if negated else node.op)
-        if isinstance(node, ir.NotNode):
-            return self._dnf(node.child, not negated)
-        if isinstance(node, ir.AtLeastNode):
-            k = len(node.children)
-            n = k - node.n + 1 if negated else node.n
-            kids = [self._dnf(c, negated) for c in node.children]
-            out: list[Conjunction] = []
-            for idx in combinations(range(k), n):
-                acc: list[Conjunction] = [frozenset()]
-                for i in idx:
-                    acc = _and(acc, kids[i])
-                out.extend(acc)
-            return _absorb(out)
-        conjunctive = isinstance(node, ir.AllNode) != negated
-        parts = [self._dnf(c, negated) for c in node.children]
-        if conjunctive:
-            acc = [frozenset()]
-            for part in parts:
-                acc = _absorb(_and(acc, part))
-                if len(acc) > 4 * MAX_ALTERNATIVES:
-                    raise ValueError("condition expands to too many alternatives")
-            return acc
-        return _absorb([c for part in parts for c in part])
-
-    def _leaf(self, leaf: ir.Leaf, op: str) -> list[Conjunction]:
-        key = self.key(leaf.path)
-        value = resolve_value(leaf, self.params)
-        if op in ("contains_any", "contains_all", "contains_none", "lacks_any"):
-            self.members.setdefault(leaf.path, set()).update(value)
-            want = op in ("contains_any", "contains_all")
-            atoms = [(self.key(leaf.path, v), "eq", want) for v in sorted(value)]
-            if op in ("contains_any", "lacks_any"):
-                return [frozenset({a}) for a in atoms]
-            return [frozenset(atoms)]
-        self.scalar_keys.add(leaf.path)
-        if op == "recorded":
-            return [frozenset({(key, "ex", 1)})]
-        if op == "not_recorded":
-            return [frozenset({(key, "nex", 1)})]
-        if op == "in":
-            return [frozenset({(key, "eq", v)}) for v in sorted(value, key=repr)]
-        if op == "not_in":
-            return [frozenset((key, "ne", v) for v in value)]
-        return [frozenset({(key, op, value)})]
-
-
-class _DurableStratum:
-    def __init__(
-        self,
-        handle: int,
-        scalar_paths: tuple[tuple[str, str], ...],
-        member_paths: tuple[tuple[str, tuple[tuple[str, str], ...]], ...],
-        rule_ids: frozenset[str],
-    ) -> None:
+    def __init__(self, handle: int, name: str, compiled: CompiledStratum) -> None:
         self.handle = handle
-        self.scalar_paths = scalar_paths
-        self.member_paths = member_paths
-        self.rule_ids = rule_ids
+        self.name = name
+        self.compiled = compiled
+        self.session: _Session | None = None
 
 
 class DurableCore:
@@ -322,100 +122,186 @@ class DurableCore:
 
     _instances = itertools.count()
 
-    def __init__(self, ruleset: ir.RulesetIR, params: Mapping[str, Any]) -> None:
+    def __init__(self, ruleset: ir.RulesetIR, params: Mapping[str, Any], *, sessions: SessionMode = "reused") -> None:
         _tune_allocator()
+        self.mode: SessionMode = sessions
+        self._ids = itertools.count()
         self._sids = itertools.count()
+        self.rebuilds = 0
+        """Sessions discarded after an error (each one failed an evaluation closed)."""
+        self.abandoned = 0
+        """Sessions discarded without ``delete_state`` (it is not safe before a session's first action)."""
         instance = next(self._instances)
-        self._strata: list[_DurableStratum] = []
+        self._strata: list[_Stratum] = []
         self.definitions: list[dict[str, Any]] = []
         for stratum in ruleset.strata:
-            comp = _Compiler(params)
-            definition: dict[str, Any] = {}
-            for rule in stratum.rules:
-                try:
-                    patterns = comp.alternatives(rule.when)
-                except ValueError as exc:
-                    raise EngineError(
-                        "a rule is too complex for durable-rules",
-                        [Problem("when", str(exc), rule_id=rule.id, file=rule.file)],
-                    ) from exc
-                for i, pattern in enumerate(patterns):
-                    definition[f"{rule.id}{_ALT}{i}"] = {"all": [{"m": pattern}]}
-            if len(definition) > MAX_DURABLE_RULES:
-                raise EngineError(
-                    "a stratum is too large for durable-rules",
-                    [
-                        Problem(
-                            stratum.id,
-                            f"{len(definition)} compiled alternatives exceed "
-                            f"{MAX_DURABLE_RULES} (durable-rules hangs above 512)",
-                        )
-                    ],
-                )
-            definition[_SENTINEL] = {"pri": 65000, "all": [{"m": {"kind": _KIND}}]}
-            self.definitions.append(definition)
+            compiled = compile_stratum(stratum, params)
+            self.definitions.append(compiled.definition)
             name = f"{stratum.id}@{ruleset.content_hash[:12]}#{instance}"
             try:
                 with _PROCESS_LOCK:
-                    handle = _dre.create_ruleset(name, json.dumps(definition))
+                    handle = _dre.create_ruleset(name, json.dumps(compiled.definition))
             except _dre.error as exc:
                 raise EngineError("durable-rules rejected a compiled stratum", [Problem(stratum.id, str(exc))]) from exc
-            self._strata.append(
-                _DurableStratum(
-                    handle,
-                    tuple((p, comp.key(p)) for p in sorted(comp.scalar_keys)),
-                    tuple(
-                        (p, tuple((v, comp.key(p, v)) for v in sorted(vals)))
-                        for p, vals in sorted(comp.members.items())
-                    ),
-                    frozenset(r.id for r in stratum.rules),
-                )
-            )
+            self._strata.append(_Stratum(handle, stratum.id, compiled))
+        _CORES.add(self)
 
-    def project(self, index: int, facts: Mapping[str, Any]) -> dict[str, Any]:
+    # -- one patient ------------------------------------------------------------------------------
+
+    def project(self, index: int, facts: Mapping[str, Any], sid: str = "0", fact_id: str = "0") -> dict[str, Any]:
         """The fact asserted for stratum ``index``: only the keys its rules read, unrecorded ones absent."""
-        stratum = self._strata[index]
-        get = facts.get
-        out: dict[str, Any] = {key: v for path, key in stratum.scalar_paths if (v := get(path)) is not None}
-        out["kind"] = _KIND
-        for path, members in stratum.member_paths:
-            items = get(path)
-            if items is not None:
-                for value, key in members:
-                    out[key] = value in items
-        return out
+        return self._strata[index].compiled.project(facts, sid, fact_id)
 
     def fired(self, index: int, facts: Mapping[str, Any]) -> frozenset[str]:
-        """Rule ids of stratum ``index`` that durable-rules found definitely true for ``facts``."""
+        """Rule ids of stratum ``index`` that durable-rules found definitely true for ``facts``.
+
+        Raises ``EngineError`` on any failure; the evaluation then fails closed.
+        """
         stratum = self._strata[index]
-        fact = self.project(index, facts)
-        fired: set[str] = set()
-        handle = stratum.handle
         with _PROCESS_LOCK:
-            sid = str(next(self._sids))
-            fact["sid"] = sid
+            if self.mode == "per_evaluation":
+                return self._fired_own_session(index, stratum, facts)
+            session = stratum.session
+            if session is None or session.pid != os.getpid():
+                session = self._open(stratum)
+            fact_id = str(next(self._ids))
             try:
-                result = _dre.assert_fact(handle, orjson.dumps(fact).decode())
+                text = orjson.dumps(stratum.compiled.project(facts, session.sid, fact_id)).decode()
+                fired = self._run(stratum.handle, text, session.sid, fact_id)
+                result = _dre.retract_fact(stratum.handle, text)
                 if result[0] != 0:
-                    raise EngineError(
-                        "durable-rules did not handle the fact",
-                        [Problem(str(index), f"assert_fact returned {result[0]}")],
-                    )
-                state = result[1]
-                action = _dre.start_action_for_state(handle, state)
-                message = action[1] if action else None
-                while message:
-                    fired.add(message[2 : message.index('"', 2)].partition(_ALT)[0])
-                    message = _dre.complete_and_start_action(handle, state)
-            except _dre.error as exc:
-                raise EngineError("durable-rules failed", [Problem(str(index), str(exc))]) from exc
-            finally:
-                with contextlib.suppress(_dre.error):  # no state was created for this sid: nothing to free
-                    _dre.delete_state(handle, sid)
-        fired.discard(_SENTINEL)
-        unknown = fired - stratum.rule_ids
+                    raise _Fault(f"retract_fact returned {result[0]}")
+            except Exception as exc:
+                self._discard(stratum, session, exc)
+                raise EngineError(
+                    "durable-rules failed; the decision failed closed and the session was rebuilt",
+                    [Problem(str(index), f"{type(exc).__name__}: {exc}")],
+                ) from exc
+        return self._checked(index, stratum, fired)
+
+    def _fired_own_session(self, index: int, stratum: _Stratum, facts: Mapping[str, Any]) -> frozenset[str]:
+        sid = f"e{next(self._sids)}"
+        try:
+            text = orjson.dumps(stratum.compiled.project(facts, sid, "0")).decode()
+            fired = self._run(stratum.handle, text, sid, "0")
+        except Exception as exc:
+            raise EngineError("durable-rules failed", [Problem(str(index), f"{type(exc).__name__}: {exc}")]) from exc
+        finally:
+            with contextlib.suppress(_dre.error):  # no state was created for this sid: nothing to free
+                _dre.delete_state(stratum.handle, sid)
+        return self._checked(index, stratum, fired)
+
+    @staticmethod
+    def _run(handle: int, text: str, sid: str, fact_id: str) -> set[str]:
+        """Assert one fact and run its actions; the rule names of the firings (sentinel included)."""
+        head = f':{{"m":{{"sid":"{sid}","id":"{fact_id}",'
+        fired: set[str] = set()
+        result = _dre.assert_fact(handle, text)
+        if result[0] != 0:
+            raise _Fault(f"assert_fact returned {result[0]}")
+        state = result[1]
+        action = _dre.start_action_for_state(handle, state)
+        message = action[1] if action else None
+        while message:
+            end = message.index('"', 2)
+            if not message.startswith(head, end + 1):
+                raise _Fault(f"a firing of {message[2:end]} does not carry this patient's fact (id {fact_id})")
+            fired.add(message[2:end].partition(ALT)[0])
+            message = _dre.complete_and_start_action(handle, state)
+        if SENTINEL not in fired:
+            raise _Fault("the sentinel rule did not fire")
+        return fired
+
+    @staticmethod
+    def _checked(index: int, stratum: _Stratum, fired: set[str]) -> frozenset[str]:
+        fired.discard(SENTINEL)
+        unknown = fired - stratum.compiled.rule_ids
         if unknown:
             raise EngineError(
                 "durable-rules fired rules it was not given", [Problem(str(index), ", ".join(sorted(unknown)))]
             )
         return frozenset(fired)
+
+    # -- sessions ---------------------------------------------------------------------------------
+
+    def _open(self, stratum: _Stratum) -> _Session:
+        """Create this process's session for ``stratum`` (lock held): one warm-up fact, asserted and retracted.
+
+        The warm-up runs the session's first action, after which ``delete_state`` is safe (before it,
+        durable-rules 2.0.28 frees an uninitialised pointer, research note 4.4).
+        """
+        pid = os.getpid()
+        sid = f"{pid}-{next(self._sids)}"
+        try:
+            text = orjson.dumps({"sid": sid, "id": _WARM_UP_ID, "kind": KIND}).decode()
+            result = _dre.assert_fact(stratum.handle, text)
+            state = result[1]
+            self._run_warm_up(stratum.handle, state)
+            if _dre.retract_fact(stratum.handle, text)[0] != 0 or orjson.loads(_dre.get_facts(stratum.handle, sid)):
+                raise _Fault("the warm-up fact was not retracted")
+        except Exception as exc:
+            self.abandoned += 1
+            log.error("durable_session_unusable", stratum=stratum.name, error=f"{type(exc).__name__}: {exc}")
+            raise EngineError(
+                "durable-rules could not open a session", [Problem(stratum.name, f"{type(exc).__name__}: {exc}")]
+            ) from exc
+        session = _Session(sid, pid, state)
+        stratum.session = session
+        return session
+
+    @staticmethod
+    def _run_warm_up(handle: int, state: int) -> None:
+        action = _dre.start_action_for_state(handle, state)
+        message = action[1] if action else None
+        seen = False
+        while message:
+            seen = seen or message.startswith(f'{{"{SENTINEL}"')
+            message = _dre.complete_and_start_action(handle, state)
+        if not seen:
+            raise _Fault("the sentinel rule did not fire for the warm-up fact")
+
+    def _discard(self, stratum: _Stratum, session: _Session, error: BaseException) -> None:
+        """Drop a session after an error (lock held): ``delete_state`` frees it; the next call opens a new one."""
+        stratum.session = None
+        self.rebuilds += 1
+        log.error(
+            "durable_session_rebuilt", stratum=stratum.name, sid=session.sid, error=f"{type(error).__name__}: {error}"
+        )
+        if session.pid == os.getpid():
+            try:
+                _dre.delete_state(stratum.handle, session.sid)
+            except Exception:
+                self.abandoned += 1
+
+    def _forget_sessions(self) -> None:
+        """In a forked child: the parent's sessions are not this process's; open new ones when needed."""
+        for stratum in self._strata:
+            stratum.session = None
+
+    def idle_check(self) -> list[str]:
+        """Problems with this process's sessions between evaluations (empty when all is well).
+
+        Each open session must hold no facts. A session that does is reported and rebuilt, so the
+        next evaluation starts clean.
+        """
+        problems: list[str] = []
+        with _PROCESS_LOCK:
+            for stratum in self._strata:
+                session = stratum.session
+                if session is None or session.pid != os.getpid():
+                    continue
+                try:
+                    held = len(orjson.loads(_dre.get_facts(stratum.handle, session.sid)))
+                except Exception as exc:
+                    problems.append(f"stratum {stratum.name}: the session cannot be read ({type(exc).__name__})")
+                    self._discard(stratum, session, exc)
+                    continue
+                if held:
+                    problems.append(f"stratum {stratum.name}: the idle session holds {held} fact(s)")
+                    self._discard(stratum, session, _Fault(f"{held} fact(s) left in an idle session"))
+        return problems
+
+    def open_sessions(self) -> int:
+        """How many sessions this process has open (one per stratum used, in ``reused`` mode)."""
+        pid = os.getpid()
+        return sum(1 for s in self._strata if s.session is not None and s.session.pid == pid)

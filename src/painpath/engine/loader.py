@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from painpath.engine import ir
-from painpath.engine.durable_adapter import MAX_DURABLE_RULES
+from painpath.engine.durable_compile import MAX_DURABLE_RULES
 from painpath.engine.language import (
     All,
     Any_,
@@ -428,7 +428,7 @@ def _check_vectors(
                 )
 
 
-def _hash_files(root: Path, files: list[Path]) -> str:
+def hash_files(root: Path, files: list[Path]) -> str:
     digest = hashlib.sha256()
     for path in sorted(files):
         digest.update(str(path.relative_to(root)).encode())
@@ -610,7 +610,7 @@ def load_ruleset(rules_dir: Path, guidelines_dir: Path | None = None) -> ir.Rule
     scores_path = rules_dir / "scores.yaml"
     scores = load_scores(scores_path, CATALOGUE, guidelines) if scores_path.is_file() else ()
     all_files = [ruleset_path, *param_files, *rule_files, *([scores_path] if scores else [])]
-    content_hash = _hash_files(rules_dir.parent, all_files + guideline_files)
+    content_hash = hash_files(rules_dir.parent, all_files + guideline_files)
     strata = tuple(
         ir.StratumIR(
             id=s.id,

@@ -144,9 +144,10 @@ def _entry(e: SectionEntry) -> dict[str, Any]:
 
 Trace = Literal["full", "summary"]
 """How much of the rule trace a rendered decision carries: ``full`` gives every rule its clauses (why,
-why not, unknown); ``summary`` gives the clauses of the rules that fired, the facts that would settle
-each undetermined rule, and only the id, version and status of the rules that did not fire. The
-sections are the same either way."""
+why not, unknown); ``summary`` (the default of the API) lists only the rules that fired (id, version,
+stratum, status and the clauses that decided them; the sections give their reasons) and the
+undetermined rules with the facts that would settle each; rules that did not fire are left out.
+The sections are the same either way."""
 
 
 def decision_to_dict(decision: Decision, *, trace: Trace = "full") -> dict[str, Any]:
@@ -252,17 +253,16 @@ def decision_to_dict(decision: Decision, *, trace: Trace = "full") -> dict[str, 
     unknown = decision.unknown_facts
     rules: list[dict[str, Any]] = []
     for o in decision.outcomes:
-        if o.status == "fired":
-            rules.append(outcome_dict(o, decision, params))
-            continue
-        brief: dict[str, Any] = {
-            "id": o.rule.id,
-            "version": o.rule.version,
-            "stratum": o.rule.stratum,
-            "status": o.status,
-        }
-        if o.status == "undetermined":
-            brief["missing"] = list(unknown[o.rule.id])
+        if o.status == "not_fired":
+            continue  # the full trace (``?trace=full``, ``GET .../trace``) lists them with their clauses
+        rule = o.rule
+        brief: dict[str, Any] = {"id": rule.id, "version": rule.version, "stratum": rule.stratum, "status": o.status}
+        if o.status == "fired":  # why it fired: the clauses that decided it (cards and FHIR cite them)
+            brief["because"] = [
+                clause(leaf, neg, o.values, decision.facts, params) for leaf, neg in decision.support(o)
+            ]
+        else:
+            brief["missing"] = list(unknown[rule.id])
         rules.append(brief)
     out["rules"] = rules
     return out

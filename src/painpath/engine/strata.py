@@ -110,14 +110,21 @@ class Engine:
             setattr(self.stats, field, getattr(self.stats, field) + 1)
 
     def evaluate(
-        self, facts: PatientFacts, *, evaluator: Evaluator = "durable", inject: Mapping[str, Any] | None = None
+        self,
+        facts: PatientFacts,
+        *,
+        evaluator: Evaluator = "durable",
+        inject: Mapping[str, Any] | None = None,
+        decision_id: str | None = None,
+        created_at: str | None = None,
     ) -> Decision:
         """Evaluate one patient. ``evaluator='kleene'`` skips the durable-rules cross-check (benchmarks).
 
         ``inject`` overrides derived facts (used by rule test vectors to assume earlier conclusions).
+        ``decision_id`` and ``created_at`` are given when a recorded decision is re-derived (replay).
         """
         flat = flatten(facts)
-        decision_id = str(uuid.uuid4())
+        decision_id = decision_id or str(uuid.uuid4())
         evaluated: list[tuple[tuple[ir.Rule, ...], tuple[int, ...], tuple[int, ...]]] = []
         results: list[int] = []
         stratum_values: list[Sequence[int]] = []
@@ -164,7 +171,7 @@ class Engine:
             )
         common: dict[str, Any] = {
             "decision_id": decision_id,
-            "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
+            "created_at": created_at or datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
             "engine_version": __version__,
             "ruleset_name": self.ruleset.name,
             "ruleset_version": self.ruleset.version,

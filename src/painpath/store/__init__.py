@@ -9,8 +9,8 @@ from painpath.store.cds import CardRecord, CdsLog, FeedbackRecord, LinkedFeedbac
 from painpath.store.database import StoreUnavailable, default_database_url, normalise_url
 from painpath.store.decisions import DecisionLog, DecisionRecord
 from painpath.store.keys import ApiKeyRecord, KeyStore
-from painpath.store.replay import ReplayGuard
 from painpath.store.store import Store, open_store
+from painpath.store.token_ids import ReplayGuard
 
 __all__ = [
     "ApiKeyRecord",

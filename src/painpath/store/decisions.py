@@ -1,4 +1,7 @@
-"""The decision log: every issued decision, append-only, returned exactly as it was issued."""
+"""The decision log: every issued decision, append-only, returned exactly as it was issued.
+
+Its content (input, parameters, decision) is kept compressed in one payload (``store/replay.py``);
+retention (``store/retention.py``) may later remove the content and keep a tombstone row."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from sqlalchemy import Engine, func, insert, select
 
 from painpath.errors import Problem
 from painpath.store.database import StoreUnavailable, unavailable_on_error
+from painpath.store.replay import Payload, RulesetArchive, pack, unpack
 from painpath.store.tables import decisions
 from painpath.store.triage import DecisionIndex
 
@@ -37,6 +41,8 @@ class DecisionRecord:
     """The decision JSON exactly as issued (the API serves these bytes again)."""
     index: DecisionIndex = field(default_factory=DecisionIndex)
     """The worklist's columns, computed from the Decision (empty for records made without one)."""
+    evaluated_facts: str | None = None
+    """The facts JSON evaluated, when not ``input_facts`` itself (a FHIR Bundle is mapped first)."""
 
     @property
     def output_sha256(self) -> str:
@@ -56,6 +62,7 @@ class DecisionLog:
 
     def __init__(self, engine: Engine, *, serialise_writes: bool = False, lock_timeout_s: float = 2.0) -> None:
         self._engine = engine
+        self.rulesets = RulesetArchive(engine)
         # SQLite has one write lock per database; threads that collide on it back off in sleeps of
         # up to 100 ms (its busy handler). Queueing writers on a Python lock instead keeps latency flat.
         # The wait for it is bounded like the database's own lock wait: a stalled writer fails the
@@ -80,6 +87,10 @@ class DecisionLog:
 
     def append(self, record: DecisionRecord) -> None:
         """Commit ``record``; when this returns the decision is durable. Raises ``StoreUnavailable``."""
+        payload = pack(
+            Payload(record.input_facts, record.parameters, record.output_json, record.evaluated_facts),
+            self.rulesets.zdict(record.ruleset_hash),
+        )
         with (
             self.writing("recording a decision"),
             unavailable_on_error("recording a decision"),
@@ -96,26 +107,30 @@ class DecisionLog:
                     "ruleset_name": record.ruleset_name,
                     "ruleset_version": record.ruleset_version,
                     "ruleset_hash": record.ruleset_hash,
-                    "parameters": record.parameters,
-                    "input_facts": record.input_facts,
-                    "output_json": record.output_json,
+                    "parameters": "",
+                    "input_facts": "",
+                    "output_json": "",
                     "output_sha256": record.output_sha256,
                     **record.index.columns(),
+                    "payload": payload,
                 },
             )
 
     def output(self, decision_id: str) -> str | None:
-        """The decision JSON exactly as issued, or ``None`` if no such decision was recorded."""
-        with unavailable_on_error("reading a decision"), self._engine.connect() as conn:
-            value = conn.execute(select(decisions.c.output_json).where(decisions.c.decision_id == decision_id)).scalar()
-        return None if value is None else str(value)
+        """The decision JSON exactly as issued, or ``None`` if no such decision was recorded (or it was pruned)."""
+        record = self.get(decision_id)
+        return None if record is None else record.output_json
 
     def get(self, decision_id: str) -> DecisionRecord | None:
-        """The whole record, or ``None``."""
+        """The whole record, or ``None`` (also for a pruned decision: see ``retention.tombstone``)."""
         with unavailable_on_error("reading a decision"), self._engine.connect() as conn:
             row = conn.execute(select(decisions).where(decisions.c.decision_id == decision_id)).mappings().first()
-        if row is None:
+        if row is None or row["pruned_at"] is not None:
             return None
+        if row["payload"] is not None:
+            content = unpack(row["payload"], self.rulesets.zdict(row["ruleset_hash"]))
+        else:  # written before migration 0005
+            content = Payload(row["input_facts"], row["parameters"], row["output_json"])
         return DecisionRecord(
             decision_id=row["decision_id"],
             created_at=_utc(row["created_at"]),
@@ -125,9 +140,10 @@ class DecisionLog:
             ruleset_name=row["ruleset_name"],
             ruleset_version=row["ruleset_version"],
             ruleset_hash=row["ruleset_hash"],
-            parameters=row["parameters"],
-            input_facts=row["input_facts"],
-            output_json=row["output_json"],
+            parameters=content.parameters,
+            input_facts=content.input_facts,
+            output_json=content.output_json,
+            evaluated_facts=content.evaluated_facts,
         )
 
     def count(self) -> int:

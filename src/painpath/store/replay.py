@@ -1,43 +1,143 @@
-"""Replay protection for CDS client JWTs: each (issuer, ``jti``) is accepted once until it expires.
+"""What the decision log keeps so a decision can be reproduced: compact payloads and the rulesets used.
 
-The ids live in the database (``cds_jwt_ids``), not in a process: every worker process of the
-service sees the same set, and a restart forgets nothing. Only a sha256 of issuer and ``jti`` is
-stored. Expired ids are deleted as new ones are claimed.
+A decision's payload is one zlib stream (stdlib, level 9) of canonical JSON: the input as received,
+the facts evaluated when they were not the input itself (a FHIR Bundle's mapped facts), the
+parameters and the decision JSON as issued, each as text so every byte comes back. Decisions made
+with a ruleset the log has archived are compressed with that ruleset's preset dictionary (a decision
+of the same ruleset: the rule ids, texts and citations every decision repeats), which roughly halves
+them. The first byte says which: ``P`` plain zlib, ``D`` the ruleset's dictionary.
+
+The ``rulesets`` table keeps every ruleset the log has used, by content hash: its files' text, so a
+decision made before an upgrade can be re-evaluated with the rules it was made with.
+
+The store still knows nothing of the engine: it keeps and returns bytes.
 """
 
 from __future__ import annotations
 
 import datetime
-import hashlib
+import threading
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine, delete, insert
-from sqlalchemy.exc import IntegrityError
+import orjson
+from sqlalchemy import Engine, insert, select
 
 from painpath.store.database import unavailable_on_error
-from painpath.store.tables import cds_jwt_ids
+from painpath.store.tables import rulesets
 
-PURGE_GRACE = datetime.timedelta(seconds=60)
-"""Ids are kept this long past their token's expiry (more than any clock-skew leeway)."""
-
-
-def jti_digest(issuer: str, jti: str) -> str:
-    return hashlib.sha256(f"{issuer}\x00{jti}".encode()).hexdigest()
+_PLAIN = b"P"
+_DICT = b"D"
+LEVEL = 9
 
 
-class ReplayGuard:
-    """Claim token ids; a claim succeeds once per id."""
+@dataclass(frozen=True)
+class Payload:
+    """The decision's content, as text."""
+
+    input_facts: str
+    parameters: str
+    output_json: str
+    evaluated_facts: str | None = None
+    """The facts JSON evaluated, when it is not ``input_facts`` (a FHIR Bundle is mapped first)."""
+
+
+def _compress(data: bytes, zdict: bytes | None) -> bytes:
+    if zdict:
+        c = zlib.compressobj(LEVEL, zdict=zdict)
+        return _DICT + c.compress(data) + c.flush()
+    return _PLAIN + zlib.compress(data, LEVEL)
+
+
+def pack(payload: Payload, zdict: bytes | None = None) -> bytes:
+    doc: dict[str, Any] = {"i": payload.input_facts, "p": payload.parameters, "o": payload.output_json}
+    if payload.evaluated_facts is not None:
+        doc["f"] = payload.evaluated_facts
+    return _compress(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS), zdict)
+
+
+def unpack(blob: bytes, zdict: bytes | None = None) -> Payload:
+    kind, body = blob[:1], blob[1:]
+    if kind == _DICT:
+        if not zdict:
+            raise ValueError("the payload needs its ruleset's dictionary, which the log does not have")
+        d = zlib.decompressobj(zdict=zdict)
+        data = d.decompress(body) + d.flush()
+    elif kind == _PLAIN:
+        data = zlib.decompress(body)
+    else:
+        raise ValueError(f"unknown payload format {kind!r}")
+    doc = orjson.loads(data)
+    return Payload(doc["i"], doc["p"], doc["o"], doc.get("f"))
+
+
+@dataclass(frozen=True)
+class ArchivedRuleset:
+    content_hash: str
+    name: str
+    version: str
+    archived_at: datetime.datetime
+    files: Mapping[str, str]
+    """Path relative to the directory holding ``rules/`` (and ``guidelines/``) -> the file's text."""
+
+
+class RulesetArchive:
+    """Every ruleset the decision log has used, by content hash (insert once, never changed)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._zdicts: dict[str, bytes | None] = {}
+        self._lock = threading.Lock()
 
-    def claim(self, issuer: str, jti: str, expires_at: datetime.datetime) -> bool:
-        """True the first time (issuer, jti) is claimed, False for a replay. Raises ``StoreUnavailable``."""
-        now = datetime.datetime.now(datetime.UTC)
-        digest = jti_digest(issuer, jti)
-        try:
-            with unavailable_on_error("checking a CDS client token"), self._engine.begin() as conn:
-                conn.execute(delete(cds_jwt_ids).where(cds_jwt_ids.c.expires_at < now - PURGE_GRACE))
-                conn.execute(insert(cds_jwt_ids), {"jti_sha256": digest, "expires_at": expires_at})
-        except IntegrityError:  # the id is there: a replay (the purge, in the same transaction, is undone)
-            return False
+    def archive(
+        self, content_hash: str, name: str, version: str, files: Mapping[str, str], zdict: bytes | None = None
+    ) -> bool:
+        """Keep a ruleset's files (if not kept already); True when this call added it."""
+        with unavailable_on_error("archiving a ruleset"), self._engine.begin() as conn:
+            if conn.execute(select(rulesets.c.content_hash).where(rulesets.c.content_hash == content_hash)).first():
+                return False
+            conn.execute(
+                insert(rulesets),
+                {
+                    "content_hash": content_hash,
+                    "name": name,
+                    "version": version,
+                    "archived_at": datetime.datetime.now(datetime.UTC),
+                    "files": zlib.compress(orjson.dumps(dict(files), option=orjson.OPT_SORT_KEYS), LEVEL),
+                    "zdict": zdict,
+                },
+            )
+        with self._lock:
+            self._zdicts.pop(content_hash, None)
         return True
+
+    def get(self, content_hash: str) -> ArchivedRuleset | None:
+        with unavailable_on_error("reading a ruleset"), self._engine.connect() as conn:
+            row = conn.execute(select(rulesets).where(rulesets.c.content_hash == content_hash)).mappings().first()
+        if row is None:
+            return None
+        return ArchivedRuleset(
+            content_hash=row["content_hash"],
+            name=row["name"],
+            version=row["version"],
+            archived_at=row["archived_at"],
+            files=orjson.loads(zlib.decompress(row["files"])),
+        )
+
+    def hashes(self) -> list[str]:
+        with unavailable_on_error("listing rulesets"), self._engine.connect() as conn:
+            return [str(h) for h in conn.execute(select(rulesets.c.content_hash)).scalars()]
+
+    def zdict(self, content_hash: str) -> bytes | None:
+        """The preset dictionary of a ruleset's payloads (cached: it never changes once archived)."""
+        with self._lock:
+            if content_hash in self._zdicts:
+                return self._zdicts[content_hash]
+        with unavailable_on_error("reading a ruleset"), self._engine.connect() as conn:
+            value = conn.execute(select(rulesets.c.zdict).where(rulesets.c.content_hash == content_hash)).scalar()
+        with self._lock:
+            if value is not None or content_hash not in self._zdicts:
+                self._zdicts[content_hash] = value
+        return value

@@ -21,9 +21,9 @@ from painpath.store.database import (
 )
 from painpath.store.decisions import DecisionLog
 from painpath.store.keys import KeyStore
-from painpath.store.replay import ReplayGuard
 from painpath.store.sessions import SessionStore
 from painpath.store.tables import decisions as decisions_table
+from painpath.store.token_ids import ReplayGuard
 from painpath.store.triage import TriageLog
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text
 
 metadata = MetaData(
     naming_convention={
@@ -36,12 +36,31 @@ decisions = Table(
     Column("pmp_status", String(32), nullable=True),
     Column("pmp_setting", String(32), nullable=True),
     Column("referrals_requested", String(255), nullable=True, comment="space-separated referral codes, sorted"),
+    Column(
+        "payload",
+        LargeBinary,
+        nullable=True,
+        comment="zlib-compressed JSON of the input, parameters and decision as issued (store/replay.py); "
+        "the three text columns are then empty. Null once pruned (or for rows written before 0005)",
+    ),
+    Column("pruned_at", DateTime(timezone=True), nullable=True, comment="set when retention removed the content"),
     Index("ix_decisions_created_at", "created_at"),
     Index("ix_decisions_ruleset_hash", "ruleset_hash"),
     Index("ix_decisions_caller_key_id", "caller_key_id"),
     Index("ix_decisions_urgency_rank", "urgency_rank", "created_at"),
     Index("ix_decisions_pmp_status", "pmp_status"),
     Index("ix_decisions_patient_ref", "patient_ref"),
+)
+
+rulesets = Table(
+    "rulesets",
+    metadata,
+    Column("content_hash", String(64), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("archived_at", DateTime(timezone=True), nullable=False),
+    Column("files", LargeBinary, nullable=False, comment="zlib-compressed JSON: relative path -> file text"),
+    Column("zdict", LargeBinary, nullable=True, comment="preset zlib dictionary for this ruleset's decisions"),
 )
 
 api_keys = Table(

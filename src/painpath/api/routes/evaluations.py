@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import orjson
 import structlog
@@ -21,6 +21,8 @@ from painpath.api.problems import ApiProblem
 from painpath.engine import Trace
 from painpath.engine.contract import DecisionDocument
 from painpath.fhir.guidance import guidance_response
+from painpath.replay import ReplayUnavailable, replayer_for
+from painpath.store.retention import tombstone
 
 router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
 
@@ -107,5 +109,49 @@ def read_evaluation(
 ) -> Response:
     stored = services.store.decisions.output(str(decision_id))
     if stored is None:
-        raise ApiProblem(404, "decision-not-found", "Decision not found", "no decision with this id was recorded")
+        _not_found(services, str(decision_id))
     return Response(stored.encode("utf-8"), media_type=JSON_MEDIA_TYPE)
+
+
+def _not_found(services: ServicesDep, decision_id: str) -> NoReturn:
+    gone = tombstone(services.store.engine, decision_id)
+    if gone is not None:
+        raise ApiProblem(
+            410,
+            "decision-pruned",
+            "Decision pruned",
+            f"decision {gone.decision_id} of {gone.created_at.isoformat(timespec='seconds')} was pruned by the "
+            f"retention policy on {gone.pruned_at.date().isoformat()}",
+        )
+    raise ApiProblem(404, "decision-not-found", "Decision not found", "no decision with this id was recorded")
+
+
+@router.get(
+    "/{decision_id}/trace",
+    response_model=DecisionOut,
+    operation_id="readEvaluationTrace",
+    summary="Re-derive a stored decision's full trace",
+    description="The recorded decision with the full clause trace of every rule (why, why not, unknown), "
+    "re-derived from what the decision log stored: its facts, parameters and the ruleset it was made with "
+    "(kept by content hash, so also after a rules upgrade). Byte for byte what `?trace=full` gave when it "
+    "was issued; the decision is first checked to reproduce exactly what was issued (409 if it does not). "
+    "Needs the `read_decisions` permission (roles triage, auditor, admin).",
+    responses={
+        200: {"description": "The decision with its full trace."},
+        **AUTH_PROBLEMS,
+        **problems(404, 409, 410, 422, 503),
+    },
+)
+def read_evaluation_trace(
+    caller: MayReadDecisions,
+    services: ServicesDep,
+    decision_id: Annotated[uuid.UUID, Path(description="The decision id (a UUID).")],
+) -> Response:
+    record = services.store.decisions.get(str(decision_id))
+    if record is None:
+        _not_found(services, str(decision_id))
+    try:
+        body = replayer_for(services.engine, services.store).rederive(record, "full")
+    except ReplayUnavailable as exc:
+        raise ApiProblem(409, "decision-not-replayable", "Decision cannot be re-derived", exc.summary) from None
+    return Response(body, media_type=JSON_MEDIA_TYPE)

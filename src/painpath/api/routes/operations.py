@@ -48,6 +48,9 @@ async def readyz(services: ServicesDep) -> JSONResponse:
         checks["database"] = "; ".join(p.message for p in exc.problems) or exc.summary
     except TimeoutError:
         checks["database"] = f"a write did not complete within {bound:g} s"
+    # the reused durable-rules sessions of this process hold no facts between evaluations (D1)
+    idle = await run_in_threadpool(services.engine._durable.idle_check)
+    checks["durable_sessions"] = "; ".join(idle) or "ok"
     if services.evaluator.workers:
         checks["evaluation"] = "stopped" if services.evaluator.broken else "ok"
     ready = all(v == "ok" for v in checks.values())
