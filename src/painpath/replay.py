@@ -57,6 +57,8 @@ def ruleset_files(rules_dir: Path, content_hash: str, guidelines_dir: Path | Non
     for stratum in header.get("strata", []):
         for folder in stratum.get("folders", []):
             paths += sorted((rules_dir / folder).glob("*.yaml"))
+    if (rules_dir / "scores.yaml").is_file():  # in the order the loader hashes them
+        paths.append(rules_dir / "scores.yaml")
     paths += sorted(guidelines_dir.glob("*.yaml")) if guidelines_dir.is_dir() else []
     if hash_files(root, paths) != content_hash:
         raise ReplayUnavailable("the rules on disk changed since they were loaded; not archived")

@@ -159,9 +159,12 @@ def test_a_firing_carrying_another_fact_id_fails_closed(fresh: Engine, monkeypat
     patient = _patients(1)[0]
     reference = fresh.evaluate(patient)
 
+    tampered: list[int] = []
+
     def other_patient(n: int, real: Any, *args: Any) -> Any:
         message = real(*args)
-        if n == 3 and message:
+        if not tampered and message and '"id":"' in message:
+            tampered.append(n)  # the first firing only: the next evaluation must recover
             return re.sub(r'"id":"\d+"', '"id":"123456789"', message, count=1)
         return message
 

@@ -103,7 +103,8 @@ def findings(decision: DecisionDocument) -> list[Finding]:
 def facts_used(decision: DecisionDocument, rule_id: str) -> list[tuple[str, Any, str, str | None]]:
     """``(fact, value, result, label)`` for the conditions that decided a rule."""
     entry = rule_entry(decision, rule_id)
-    because = entry.because if isinstance(entry, DecisionRuleTrace) else ()
+    # a full trace entry, or a fired rule's brief in a summary trace: both carry the deciding clauses
+    because = getattr(entry, "because", None) or ()
     return [(c.fact, c.actual, c.result, c.label) for c in because]
 
 
