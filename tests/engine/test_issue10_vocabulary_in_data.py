@@ -36,7 +36,9 @@ def test_issue10_the_operator_set_is_written_once() -> None:
     each one (kleene.py, and durable_compile.py translating it into durable-rules' own), nothing else
     keeps a copy."""
     pattern = re.compile(r'"contains_all"')
-    allowed = {SRC / "engine" / name for name in ("vocabulary.py", "kleene.py", "durable_adapter.py", "durable_compile.py")}
+    allowed = {
+        SRC / "engine" / name for name in ("vocabulary.py", "kleene.py", "durable_adapter.py", "durable_compile.py")
+    }
     found = [str(p.relative_to(ROOT)) for p in SRC.rglob("*.py") if p not in allowed and pattern.search(p.read_text())]
     assert not found, found
 
