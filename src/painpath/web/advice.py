@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from painpath.engine import Decision
 from painpath.facts import CATALOGUE
 
-URGENCY_TEXT = {"emergency": "Emergency", "urgent": "Urgent", "soon": "Soon", "routine": "Routine"}
 MAX_MISSING = 10
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from painpath.web.advice import URGENCY_TEXT, words
+from painpath.web.advice import words
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 
@@ -36,6 +36,6 @@ def build_templates() -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    filters: dict[str, Any] = {"words": words, "age": age, "when": when, "urgency": lambda u: URGENCY_TEXT.get(u, u)}
+    filters: dict[str, Any] = {"words": words, "age": age, "when": when, "urgency": lambda u: words(u).capitalize()}
     env.filters.update(filters)
     return Jinja2Templates(env=env)
