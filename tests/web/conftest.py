@@ -36,6 +36,9 @@ CHROMIUM_ARGS = [
     "--disable-default-apps",
 ]
 VIEWPORT = {"width": 1366, "height": 768}
+SADDLE = re.compile("numbness or altered sensation around the back passage")
+"""The saddle-numbness question (facts/questions.yaml), as its radio group is named."""
+ONSET = re.compile("How many days ago did these cauda equina symptoms start")
 
 
 def unavailable(reason: str) -> None:

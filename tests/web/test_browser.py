@@ -16,7 +16,7 @@ import pytest
 
 from painpath.api.auth import Role
 from tests.api.conftest import ROOT, Service
-from tests.web.conftest import axe_violations, sign_in
+from tests.web.conftest import ONSET, SADDLE, axe_violations, sign_in
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
@@ -86,9 +86,9 @@ def test_a_post_without_the_csrf_token_is_refused(page: Any, web: Service, refer
 def test_a_gp_sees_the_emergency_banner_before_sending(page: Any, web: Service) -> None:
     sign_in(page, web, Role.clinician)
     page.get_by_label("Patient reference").fill("GP-CES-1")
-    saddle = page.get_by_role("group", name=re.compile("Perianal, perineal or genital numbness"))
+    saddle = page.get_by_role("group", name=SADDLE)
     saddle.get_by_label("Yes").check()
-    page.get_by_label("Days since the cauda equina symptoms began").fill("3")
+    page.get_by_label(ONSET).fill("3")
     banner = page.locator(".banner-emergency")
     banner.wait_for(timeout=10_000)
     text = banner.inner_text().lower()
@@ -166,8 +166,8 @@ def test_axe_finds_no_serious_violation(
         sign_in(page, web, role)
     page.goto(web.url + path.format(id=referrals["rf_cauda_equina"]))
     if path == "/app/":
-        page.get_by_role("group", name=re.compile("Perianal, perineal")).get_by_label("Yes").check()
-        page.get_by_label("Days since the cauda equina symptoms began").fill("3")
+        page.get_by_role("group", name=SADDLE).get_by_label("Yes").check()
+        page.get_by_label(ONSET).fill("3")
         page.locator(".banner-emergency").wait_for()
     assert axe_violations(page, axe_source) == []
 
@@ -197,9 +197,11 @@ def test_screenshots(page: Any, web: Service, referrals: dict[str, str], tmp_pat
     sign_in(page, web, Role.admin)
     page.goto(f"{web.url}/app/")
     page.get_by_label("Patient reference").fill("GP-2041")
-    page.get_by_role("group", name=re.compile("Perianal, perineal")).get_by_label("Yes").check()
-    page.get_by_label("Days since the cauda equina symptoms began").fill("3")
-    page.locator(".banner-emergency").wait_for()
+    page.get_by_role("group", name=re.compile("Which services is the patient being referred to")).get_by_label(
+        "Pain clinic"
+    ).check()
+    page.get_by_role("group", name=SADDLE).get_by_label("Yes").check()
+    page.locator(".banner-possible.banner-emergency").wait_for()  # a first contact: possible cauda equina
     page.get_by_label("Patient reference").focus()
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(out / "gp-referral.png"))

@@ -29,7 +29,7 @@ from painpath.engine.findings import findings as findings_of
 from painpath.engine.ir import AllNode, AnyNode, AtLeastNode, Leaf, Node, NotNode, Rule, RulesetIR
 from painpath.engine.language import Guideline, RuleFile
 from painpath.engine.loader import hash_files, load_ruleset, load_site_config
-from painpath.engine.render import Trace, decision_to_dict, decision_to_text, rule_summary
+from painpath.engine.render import Trace, decision_to_dict, decision_to_text, question_of, rule_summary
 from painpath.engine.strata import Engine, EngineStats, Evaluator
 from painpath.engine.vectors import VectorReport, VectorResult, run_vectors
 from painpath.engine.vocabulary import SectionSpec, Vocabulary
@@ -82,6 +82,7 @@ __all__ = [
     "load_ruleset",
     "load_site_config",
     "missing_for",
+    "question_of",
     "render_json",
     "render_text",
     "rule_summary",

@@ -11,6 +11,7 @@ import datetime
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -24,6 +25,7 @@ from painpath.api.auth import Permission
 from painpath.api.deps import get_services
 from painpath.api.issue import issue_decision
 from painpath.api.state import Services
+from painpath.engine import Decision
 from painpath.errors import FactsValidationError
 from painpath.facts import parse_facts
 from painpath.store.triage import URGENCY_RANKS, WorklistQuery
@@ -38,8 +40,9 @@ from painpath.triage.service import (
     encode_cursor,
     record_outcome,
 )
-from painpath.web.advice import advice_view
-from painpath.web.forms import build_topics, catalogue_questions, facts_from_form
+from painpath.web.advice import AdviceView, advice_view, live_scores
+from painpath.web.forms import build_topics, catalogue_questions, facts_from_form, item_questions
+from painpath.web.letter import letter_context
 from painpath.web.session import (
     COOKIE,
     LOGIN_COOKIE,
@@ -56,13 +59,15 @@ router = APIRouter(prefix="/app", include_in_schema=False)
 templates = build_templates()
 log = structlog.get_logger("painpath.web")
 
-QUESTIONS = catalogue_questions()
+QUESTIONS = catalogue_questions() + item_questions()
 TOPICS = build_topics(QUESTIONS)
 QUESTION_TEXT = {q.path: q.text for q in QUESTIONS}
+SCORED_TOPICS = tuple(t.key for t in TOPICS if t.kind == "instrument")
 PAGE_SIZE = 20
 MAX_FORM_FIELDS = 2000
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+DecisionId = Annotated[uuid.UUID, Path()]
 
 
 class PageError(Exception):
@@ -196,42 +201,66 @@ async def logout(request: Request, services: ServicesDep) -> Response:
 @router.get("/")
 async def referral_page(request: Request, services: ServicesDep) -> Response:
     session = await session_for(request, services, Permission.evaluate)
-    return render(request, "referral.html", _referral_context(session, {}, None, {}))
+    return render(request, "referral.html", _referral_context(session, Advised(None, {}, {}, {}), {}))
 
 
-def _referral_context(
-    session: WebSession, values: Mapping[str, Sequence[str]], advice: Any, errors: Mapping[str, str]
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Advised:
+    """The advice for a filled-in form: the panel (``None`` when the facts are invalid), field
+    errors, the facts document and the live score line of each instrument topic."""
+
+    view: AdviceView | None
+    errors: dict[str, str]
+    facts: dict[str, Any]
+    live: dict[str, str]
+
+
+def _referral_context(session: WebSession, advised: Advised, values: Mapping[str, Sequence[str]]) -> dict[str, Any]:
     return {
         "session": session,
         "topics": TOPICS,
         "values": values,
-        "advice": advice,
-        "errors": errors,
+        "advice": advised.view,
+        "errors": advised.errors,
+        "live": advised.live,
+        "oob_topics": (),
         "question_text": QUESTION_TEXT,
     }
 
 
-async def _advise(services: Services, form: Mapping[str, Sequence[str]]) -> tuple[Any, dict[str, str], dict[str, Any]]:
-    """The advice for a filled-in form: ``(advice view or None, field errors, facts document)``."""
+def _error_location(location: str) -> str:
+    """A facts-model problem's location as the form's field path (``instruments.phq9.items`` -> the topic)."""
+    return location.replace("/", ".").strip(".") or "form"
+
+
+async def _advise(services: Services, form: Mapping[str, Sequence[str]]) -> Advised:
     parsed = facts_from_form(QUESTIONS, form)
     errors = dict(parsed.errors)
     try:
         facts = parse_facts(parsed.facts)
     except FactsValidationError as exc:
-        errors.update({p.location: p.message for p in exc.problems})
-        return None, errors, parsed.facts
-    decision = await run_in_threadpool(services.engine.evaluate, facts)
-    return advice_view(decision, QUESTION_TEXT), errors, parsed.facts
+        errors.update({_error_location(p.location): p.message for p in exc.problems})
+        return Advised(None, errors, parsed.facts, live_scores(None, None, parsed.items_answered, SCORED_TOPICS))
+    decision: Decision = await run_in_threadpool(services.engine.evaluate, facts)
+    view = advice_view(decision)
+    return Advised(view, errors, parsed.facts, live_scores(view, decision, parsed.items_answered, SCORED_TOPICS))
 
 
 @router.post("/advice")
 async def advice(request: Request, services: ServicesDep) -> Response:
-    """The advice panel for the form as it stands (not recorded: a draft)."""
+    """The advice panel for the form as it stands (not recorded: a draft), with each instrument's
+    live score line swapped in out of band."""
     session = await session_for(request, services, Permission.evaluate)
     form = await checked_form(request, session)
-    view, errors, _facts = await _advise(services, form)
-    return render(request, "_advice.html", {"advice": view, "errors": errors, "question_text": QUESTION_TEXT})
+    advised = await _advise(services, form)
+    context = {
+        "advice": advised.view,
+        "errors": advised.errors,
+        "question_text": QUESTION_TEXT,
+        "live": advised.live,
+        "oob_topics": SCORED_TOPICS,
+    }
+    return render(request, "_advice.html", context)
 
 
 @router.post("/referrals")
@@ -239,17 +268,37 @@ async def submit_referral(request: Request, services: ServicesDep) -> Response:
     """Record the decision for the completed form (the referral is sent to triage)."""
     session = await session_for(request, services, Permission.evaluate)
     form = await checked_form(request, session)
-    view, errors, facts = await _advise(services, form)
-    if view is None or errors or _first(form, "action") == "check":
-        status = 422 if errors else 200
-        return render(request, "referral.html", _referral_context(session, form, view, errors), status)
+    advised = await _advise(services, form)
+    if advised.view is None or advised.errors or _first(form, "action") == "check":
+        status = 422 if advised.errors else 200
+        return render(request, "referral.html", _referral_context(session, advised, form), status)
     request_id = str(structlog.contextvars.get_contextvars().get("request_id", ""))
     issued = await issue_decision(
-        services.evaluator, services.store.decisions, orjson.dumps(facts), session.caller, request_id
+        services.evaluator, services.store.decisions, orjson.dumps(advised.facts), session.caller, request_id
     )
-    return render(
-        request, "referral_sent.html", {"session": session, "decision_id": issued.decision_id, "advice": view}
-    )
+    context = {"session": session, "decision_id": issued.decision_id, "advice": advised.view}
+    return render(request, "referral_sent.html", context)
+
+
+# -- the referral letter ----------------------------------------------------------------------------------
+
+
+@router.get("/referral/{decision_id}/letter")
+async def referral_letter(request: Request, services: ServicesDep, decision_id: DecisionId) -> Response:
+    """A printable referral summary of a recorded decision: for those who may read decisions
+    (``read_decisions``, as ``GET /v1/evaluations/{id}``), and for the key that sent it."""
+    session = await session_for(request, services)
+    record = await run_in_threadpool(services.store.decisions.get, str(decision_id))
+    mine = record is not None and record.caller_key_id == session.caller.key_id
+    if not (session.caller.may(Permission.read_decisions) or (mine and session.caller.may(Permission.evaluate))):
+        raise PageError(
+            403,
+            "You do not have access to this page",
+            "A referral letter is shown to the key that sent the referral and to roles that may read decisions.",
+        )
+    if record is None:
+        raise PageError(404, "Referral not found", "No decision with this id was recorded.")
+    return render(request, "letter.html", {"session": session, **letter_context(record)})
 
 
 # -- the triage worklist --------------------------------------------------------------------------------------
@@ -321,9 +370,6 @@ async def worklist(request: Request, services: ServicesDep) -> Response:
         "now": datetime.datetime.now(datetime.UTC),
     }
     return render(request, "triage.html", context)
-
-
-DecisionId = Annotated[uuid.UUID, Path()]
 
 
 async def _detail_context(services: Services, session: WebSession, decision_id: str) -> dict[str, Any]:
