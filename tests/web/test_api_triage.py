@@ -155,3 +155,30 @@ def test_the_operations_are_in_the_openapi_document(service: Service) -> None:
         doc = c.get("/openapi.json").json()
     assert doc["paths"]["/v1/evaluations"]["get"]["operationId"] == "listEvaluations"
     assert doc["paths"]["/v1/evaluations/{decision_id}/triage"]["post"]["operationId"] == "recordTriageOutcome"
+
+
+def test_issue15_the_letter_over_the_api_is_html_for_decision_readers_and_the_sender(
+    service: Service, referrals: dict[str, str]
+) -> None:
+    seed = referrals["screen_clear"]
+    with service.client(Role.triage) as c:
+        response = c.get(f"/v1/evaluations/{seed}/letter")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["cache-control"] == "no-store"
+    page = response.text
+    assert seed in page and "Referral summary" in page and "Ruleset" in page
+    with service.client(Role.clinician) as c:  # the key that sent every referral here
+        assert c.get(f"/v1/evaluations/{seed}/letter").status_code == 200
+    with service.client(Role.auditor) as c:
+        assert c.get(f"/v1/evaluations/{uuid.uuid4()}/letter").status_code == 404
+    with httpx.Client(base_url=service.url) as anonymous:
+        assert anonymous.get(f"/v1/evaluations/{seed}/letter").status_code == 401
+
+
+def test_issue15_the_letter_operation_is_in_the_openapi_document(service: Service) -> None:
+    with httpx.Client(base_url=service.url) as c:
+        spec = c.get("/openapi.json").json()
+    operation = spec["paths"]["/v1/evaluations/{decision_id}/letter"]["get"]
+    assert operation["operationId"] == "readEvaluationLetter"
+    assert "text/html" in operation["responses"]["200"]["content"]

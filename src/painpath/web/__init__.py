@@ -18,5 +18,6 @@ def install_web(app: FastAPI) -> None:
     """Add the web pages, their static files and the local API docs to ``app``."""
     app.mount("/app/static", StaticFiles(directory=STATIC_DIR), name="web-static")
     app.include_router(routes.router)
+    app.include_router(routes.api_router)
     app.include_router(docs.router)
     routes.install_page_errors(app)

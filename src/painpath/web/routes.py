@@ -21,9 +21,11 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from painpath.api.auth import Permission
-from painpath.api.deps import get_services
+from painpath.api.auth import Caller, Permission
+from painpath.api.deps import authenticate, get_services
 from painpath.api.issue import issue_decision
+from painpath.api.openapi import AUTH_PROBLEMS, problems
+from painpath.api.problems import ApiProblem
 from painpath.api.state import Services
 from painpath.engine import Decision
 from painpath.errors import FactsValidationError
@@ -299,6 +301,48 @@ async def referral_letter(request: Request, services: ServicesDep, decision_id: 
     if record is None:
         raise PageError(404, "Referral not found", "No decision with this id was recorded.")
     return render(request, "letter.html", {"session": session, **letter_context(record)})
+
+
+api_router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
+"""The letter over the API (an API key, not a web session), served with the web app's templates."""
+
+
+@api_router.get(
+    "/{decision_id}/letter",
+    operation_id="readEvaluationLetter",
+    summary="A printable referral summary of a stored decision (HTML)",
+    description="The referral summary the web app prints: the answers as question and answer, scores with "
+    "their bands, the red-flag status, the advice with rule versions and citations, the ruleset version and "
+    "the decision id; read from the decision log, never re-evaluated. Needs the `read_decisions` permission "
+    "(roles triage, auditor, admin), or the `evaluate` permission for the key that sent the decision.",
+    response_class=HTMLResponse,
+    responses={
+        200: {
+            "description": "The referral summary as an HTML page (with a print stylesheet).",
+            "content": {"text/html": {}},
+        },
+        **AUTH_PROBLEMS,
+        **problems(404, 422, 503),
+    },
+)
+async def referral_letter_api(
+    request: Request,
+    services: ServicesDep,
+    caller: Annotated[Caller, Depends(authenticate)],
+    decision_id: Annotated[uuid.UUID, Path(description="The decision id (a UUID).")],
+) -> Response:
+    record = await run_in_threadpool(services.store.decisions.get, str(decision_id))
+    mine = record is not None and record.caller_key_id == caller.key_id
+    if not (caller.may(Permission.read_decisions) or (mine and caller.may(Permission.evaluate))):
+        raise ApiProblem(
+            403,
+            "forbidden",
+            "Permission denied",
+            "a referral letter is for the key that sent the decision and for roles with 'read_decisions'",
+        )
+    if record is None:
+        raise ApiProblem(404, "decision-not-found", "Decision not found", "no decision with this id was recorded")
+    return render(request, "letter.html", {"session": None, **letter_context(record)})
 
 
 # -- the triage worklist --------------------------------------------------------------------------------------
