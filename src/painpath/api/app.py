@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from jwt import PyJWTError
 from starlette.types import ASGIApp
 
-from painpath import __version__
+from painpath.version import __version__
 from painpath.api.limits import BodyLimitMiddleware
 from painpath.api.middleware import RequestLogMiddleware
 from painpath.api.openapi import build_openapi

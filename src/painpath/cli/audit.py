@@ -25,8 +25,13 @@ def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
     if not enabled:
         yield None
         return
-    from rich.console import Console  # noqa: PLC0415 - only when a progress bar is shown
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeElapsedColumn  # noqa: PLC0415
+    try:  # rich is the optional 'progress' extra: without it the audit runs without a bar
+        from rich.console import Console  # noqa: PLC0415 - only when a progress bar is shown
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeElapsedColumn  # noqa: PLC0415
+    except ImportError:
+        print("painpath: no progress bar: install the 'progress' extra (pip install 'painpath[progress]')", file=sys.stderr)
+        yield None
+        return
 
     with Progress(
         "[progress.description]{task.description}",

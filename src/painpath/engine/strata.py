@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import structlog
 
-from painpath import __version__
+from painpath.version import __version__
 from painpath.engine import ir
 from painpath.engine.decision import (
     AdherenceEntry,

@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from painpath import __version__
+from painpath.version import __version__
 from painpath.api import presenters
 from painpath.api.deps import ServicesDep
 from painpath.api.models import HealthReport, ReadinessReport, VersionInfo
