@@ -52,9 +52,9 @@ def bundled_engine() -> Engine:
 def evaluate(facts: Mapping[str, Any] | PatientFacts, *, evaluator: Evaluator = "durable") -> Decision:
     """Evaluate one patient's facts with the bundled ruleset and return the decision.
 
-    ``facts`` is a ``PatientFacts`` or the same data as a mapping (the JSON of ``docs/facts.md``); a
-    mapping is validated first and a misspelt or invalid field raises ``painpath.errors.FactsValidationError``
-    naming it. ``evaluator="kleene"`` skips the durable-rules cross-check.
+    ``facts`` is a ``PatientFacts`` or the same data as a mapping (the JSON that ``painpath evaluate`` reads,
+    as in ``examples/patients/``); a mapping is validated first, and a misspelt or invalid field raises
+    ``painpath.errors.FactsValidationError`` naming it. ``evaluator="kleene"`` skips the durable-rules cross-check.
     """
     from painpath.facts import PatientFacts, parse_facts  # noqa: PLC0415
 

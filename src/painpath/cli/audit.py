@@ -29,7 +29,10 @@ def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
         from rich.console import Console  # noqa: PLC0415 - only when a progress bar is shown
         from rich.progress import BarColumn, DownloadColumn, Progress, TimeElapsedColumn  # noqa: PLC0415
     except ImportError:
-        print("painpath: no progress bar: install the 'progress' extra (pip install 'painpath[progress]')", file=sys.stderr)
+        print(
+            "painpath: no progress bar: install the 'progress' extra (pip install 'painpath[progress]')",
+            file=sys.stderr,
+        )
         yield None
         return
 
