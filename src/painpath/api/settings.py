@@ -30,6 +30,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from painpath.cli.exit_codes import ExitCode
 from painpath.errors import Problem, SettingsError, suggest
 from painpath.facts.care import CareSetting
 from painpath.paths import checkout_dir, default_rules_dir
@@ -42,7 +43,13 @@ READ_ELSEWHERE = {
     SETTINGS_FILE_ENV: ("the settings file (`.toml` or `.env`) read after the environment", "none"),
     "PAINPATH_RETENTION_DAYS": ("decision-log retention in days (`painpath store prune`, at start)", "keep all"),
     "PAINPATH_WEB_IDLE_SECONDS": ("web app sign-out after this many idle seconds", "1800"),
-    "PAINPATH_TEST_DATABASE_URL": ("the PostgreSQL database of the tests (tests only)", "none"),
+    "PAINPATH_TEST_DATABASE_URL": ("development only: the PostgreSQL database of the tests", "none"),
+    "PAINPATH_PG_PORT": ("development only: the port of the tests' PostgreSQL (`scripts/ci-postgres.sh`)", "55432"),
+    "PAINPATH_PG_DIR": ("development only: the data directory of the tests' PostgreSQL", "painpath-postgres in /tmp"),
+    "PAINPATH_CHROMIUM": ("development only: the Chromium of the browser tests", "/usr/bin/chromium"),
+    "PAINPATH_SKIP_BROWSER_SETUP": ("development only: 1: `scripts/ci-browser.sh` installs nothing", "0"),
+    "PAINPATH_UPDATE_GOLDEN": ("development only: 1 rewrites the golden decisions of `tests/golden`", "0"),
+    "PAINPATH_WRITE_SCREENSHOTS": ("development only: 1 refreshes `docs/screenshots/` from the browser tests", "0"),
 }
 """`PAINPATH_*` variables that other modules read from the environment themselves (not settings-file keys)."""
 
@@ -344,14 +351,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.write_docs:
         sys.stdout.write(settings_table())
-        return 0
+        return ExitCode.OK
     repo = checkout_dir()
     if repo is None:
         print("painpath: --write-docs needs a repository checkout", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     doc = repo / "docs" / "settings.md"
     doc.write_text(_docs_with_table(doc.read_text(encoding="utf-8")), encoding="utf-8")
-    return 0
+    return ExitCode.OK
 
 
 if __name__ == "__main__":
