@@ -114,6 +114,18 @@ class Rule:
         return {}
 
     @cached_property
+    def render_memo(self) -> dict[Any, Any]:
+        """Rendered fragments that depend on the rule alone (its reason's JSON), built once per engine
+        by ``render``; shared by every decision, so read-only to consumers."""
+        return {}
+
+    @cached_property
+    def urgency(self) -> str:
+        """The urgency the rule concludes, or ``""`` for conclusions without one (read once: the
+        conclusions are pydantic models, whose missing-attribute lookups are slow on hot paths)."""
+        return str(getattr(self.concludes, "urgency", "") or "")
+
+    @cached_property
     def facts_used(self) -> tuple[str, ...]:
         """Every fact path the rule's condition reads, in order of first use."""
         return tuple(dict.fromkeys(leaf.path for leaf in leaves(self.when)))
