@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from painpath.engine.language import Conclusion, Guideline, Parameter, Possible, Vector
@@ -157,6 +158,10 @@ class RulesetIR:
     """Interpreted scores with their published bands (``rules/scores.yaml``)."""
     derived_catalogue: dict[str, tuple[str, tuple[str, ...], int]] = field(default_factory=dict)
     """Derived fact path -> (kind, vocabulary, index of the first stratum that may read it)."""
+    source_root: Path | None = None
+    """The directory the hashed files' relative paths start from (the rules directory's parent)."""
+    source_files: tuple[Path, ...] = ()
+    """Every file ``content_hash`` covers, in the order it hashes them (replay archives exactly these)."""
 
     def rule(self, rule_id: str) -> Rule:
         """Return the rule with this id, or raise ``KeyError``."""
