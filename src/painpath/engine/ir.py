@@ -115,6 +115,13 @@ class Rule:
         return {}
 
     @cached_property
+    def context_memo(self) -> dict[Any, Any]:
+        """What the section resolvers work out from the rule's own comparison values alone (its
+        unknown facts, whether it holds but for its provisos), keyed by those values; bounded by
+        ``sections``. The values repeat across patients, so most patients hit the memo."""
+        return {}
+
+    @cached_property
     def render_memo(self) -> dict[Any, Any]:
         """Rendered fragments that depend on the rule alone (its reason's JSON), built once per engine
         by ``render``; shared by every decision, so read-only to consumers."""
