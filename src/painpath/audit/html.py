@@ -20,6 +20,7 @@ from painpath.audit import charts
 from painpath.audit.measures import LABELS, POPULATIONS
 
 MISSING_SHOWN = 20
+SHORT_LABEL_MAX = 40
 _URGENCY_ORDER = ("emergency", "urgent", "soon", "routine", "none", "undetermined")
 _POP_CODES = {v: k for k, v in POPULATIONS.items()}
 TABLE_POPULATIONS = (
@@ -46,7 +47,7 @@ def _env() -> Environment:
 def short_label(title: str) -> str:
     """A measure's short label: its title up to the first colon ("Lin 4", "QS155 statement 2")."""
     head, sep, _ = title.partition(":")
-    return head if sep and len(head) <= 40 else title[:60]
+    return head if sep and len(head) <= SHORT_LABEL_MAX else title[:SHORT_LABEL_MAX]
 
 
 def _pct(value: float | None) -> str:

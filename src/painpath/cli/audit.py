@@ -97,7 +97,7 @@ def _progress(mode: str) -> Iterator[Progress | None]:
 def _log_progress() -> Progress:
     log = structlog.get_logger("painpath.audit")
     started = time.monotonic()
-    last = [started]
+    last = [started - LOG_EVERY_SECONDS]  # the first result is logged at once
 
     def update(done: int, total: int | None) -> None:
         now = time.monotonic()
@@ -106,6 +106,7 @@ def _log_progress() -> Progress:
         last[0] = now
         rate = done / (now - started)
         eta = round((total - done) / rate) if total is not None and rate > 0 and total >= done else None
+        # warning: shown at the command's default log level; --progress never turns the lines off
         log.warning(
             "audit_progress", records=done, estimated_total=total, records_per_second=round(rate, 1), eta_seconds=eta
         )
