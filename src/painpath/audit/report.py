@@ -49,9 +49,9 @@ def _rate(pops: dict[str, int]) -> tuple[float | None, list[float] | None]:
     )
 
 
-def _strata(agg: Aggregate, index: int) -> dict[str, list[dict[str, Any]]]:
-    """Per stratifier, the populations and rate of measure ``index`` in every stratum, by stratum value."""
-    out: dict[str, list[dict[str, Any]]] = {}
+def _strata(agg: Aggregate, index: int, order: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Per stratifier (in ``--stratify`` order), measure ``index``'s populations and rate per stratum, by value."""
+    out: dict[str, list[dict[str, Any]]] = {key: [] for key in order}
     for key in sorted(agg.strata):
         stratifier, _, value = key.partition("|")
         pops = population_counts(agg.strata[key][index])
@@ -96,7 +96,7 @@ def summarise(agg: Aggregate, meta: dict[str, Any]) -> dict[str, Any]:
                 "rate": rate,
                 "ci95": ci,
                 "target": target,
-                "strata": _strata(agg, i),
+                "strata": _strata(agg, i, list(meta.get("stratify", ()))),
                 "data_quality": {
                     "undetermined": pops["undetermined"],
                     "share": round(pops["undetermined"] / pops["initial_population"], 4)
