@@ -211,6 +211,7 @@ def run_audit(opts: AuditOptions) -> dict[str, Any]:
         rejected_rows = csv.writer(rejected, lineterminator="\n")
         rejected_rows.writerow(["line", "reason"])
         in_flight: deque[_Pending] = deque()
+        submitted = [0]
 
         def collect(future: _Pending) -> None:
             r = future.result()
@@ -229,9 +230,9 @@ def run_audit(opts: AuditOptions) -> dict[str, Any]:
                     subjects.add(key, entries)
             if opts.progress is not None:
                 with contextlib.suppress(ValueError, OSError):
-                    done = agg.n_input
-                    read = stream.tell()
-                    opts.progress(done, round(done * total_bytes / read) if read else None)
+                    read = stream.tell()  # the reader is ahead of the results: estimate from what it has read
+                    estimate = round(submitted[0] * total_bytes / read) if read else None
+                    opts.progress(agg.n_input, estimate)
 
         try:
             for index, records in enumerate(_chunks(fmt.records(stream), opts.chunk_size)):
@@ -247,6 +248,7 @@ def run_audit(opts: AuditOptions) -> dict[str, Any]:
                     opts.stratify,
                 )
                 in_flight.append(executor.submit(chunk))
+                submitted[0] += len(records)
                 while len(in_flight) >= 2 * executor.workers:
                     collect(in_flight.popleft())
             while in_flight:

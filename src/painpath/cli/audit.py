@@ -65,31 +65,34 @@ def _progress(mode: str) -> Iterator[Progress | None]:
     from rich.console import Console  # noqa: PLC0415 - only when a progress bar is shown
     from rich.progress import (  # noqa: PLC0415
         BarColumn,
-        MofNCompleteColumn,
         Progress,
         TextColumn,
         TimeElapsedColumn,
-        TimeRemainingColumn,
     )
 
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("records"),
+        TextColumn("{task.fields[count]}"),
         TextColumn("{task.fields[rate]}"),
-        TimeRemainingColumn(),
         TimeElapsedColumn(),
         console=Console(stderr=True),
         transient=True,
     ) as bar:
-        task = bar.add_task("starting workers", total=None, rate="")
-        started = time.monotonic()
+        task = bar.add_task("starting workers", total=None, rate="", count="")  # no "0/?" before the first result
+        first: list[tuple[float, int]] = []
 
         def update(done: int, total: int | None) -> None:
-            elapsed = time.monotonic() - started
-            rate = f"{done / elapsed:,.0f} records/s" if elapsed > 0 else ""
-            bar.update(task, completed=done, total=max(total or done, done), description="auditing", rate=rate)
+            now = time.monotonic()
+            if not first:
+                first.append((now, done))  # the rate is measured from the first result: workers start slowly
+            t0, d0 = first[0]
+            speed = (done - d0) / (now - t0) if now > t0 else 0.0
+            estimate = max(total or done, done)
+            count = f"{done:,} of ~{estimate:,} records" if estimate != done else f"{done:,} records"
+            eta = f" · ~{(estimate - done) / speed:,.0f} s left" if speed > 0 and estimate > done else ""
+            rate = f"{speed:,.0f}/s{eta}" if speed > 0 else ""
+            bar.update(task, completed=done, total=estimate, description="auditing", rate=rate, count=count)
 
         yield update
 
