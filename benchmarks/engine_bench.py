@@ -105,7 +105,7 @@ def storage(engine: Engine, bodies: list[bytes]) -> None:
 
     with tempfile.TemporaryDirectory(prefix="painpath-bench-") as tmp:
         store = open_store(f"sqlite:///{tmp}/log.db")
-        archive_ruleset(store, engine, ROOT / "rules")
+        archive_ruleset(store, engine)
         ids = []
         for raw in bodies:
             d = engine.evaluate(parse_facts_json(raw))

@@ -23,9 +23,8 @@ from typing import Any
 
 import orjson
 import structlog
-import yaml
 
-from painpath.engine import Engine, Trace, decision_to_dict, hash_files, load_ruleset
+from painpath.engine import Engine, RulesetIR, Trace, decision_to_dict, hash_files, load_ruleset
 from painpath.errors import PainpathError
 from painpath.facts import parse_facts, parse_facts_json
 from painpath.store import DecisionRecord, Store
@@ -42,27 +41,18 @@ class ReplayUnavailable(PainpathError):
     """The decision cannot be re-derived faithfully (ruleset not archived, or another result)."""
 
 
-def ruleset_files(rules_dir: Path, content_hash: str, guidelines_dir: Path | None = None) -> dict[str, str]:
-    """The text of every file the ruleset's content hash covers, by path relative to ``rules_dir``'s parent.
+def ruleset_files(ruleset: RulesetIR) -> dict[str, str]:
+    """The text of every file the ruleset's content hash covers (as the loader listed them), by path
+    relative to the rules directory's parent.
 
-    Raises ``ReplayUnavailable`` when the files on disk no longer hash to ``content_hash`` (changed
+    Raises ``ReplayUnavailable`` when the files on disk no longer hash to the content hash (changed
     since they were loaded).
     """
-    rules_dir = Path(rules_dir)
-    root = rules_dir.parent
-    guidelines_dir = Path(guidelines_dir) if guidelines_dir else root / "guidelines"
-    header = yaml.safe_load((rules_dir / "ruleset.yaml").read_text(encoding="utf-8"))
-    paths = [rules_dir / "ruleset.yaml"]
-    paths += sorted((rules_dir / "parameters").glob("*.yaml"))
-    for stratum in header.get("strata", []):
-        for folder in stratum.get("folders", []):
-            paths += sorted((rules_dir / folder).glob("*.yaml"))
-    if (rules_dir / "scores.yaml").is_file():  # in the order the loader hashes them
-        paths.append(rules_dir / "scores.yaml")
-    paths += sorted(guidelines_dir.glob("*.yaml")) if guidelines_dir.is_dir() else []
-    if hash_files(root, paths) != content_hash:
+    root = ruleset.source_root
+    paths = list(ruleset.source_files)
+    if root is None or not paths or hash_files(root, paths) != ruleset.content_hash:
         raise ReplayUnavailable("the rules on disk changed since they were loaded; not archived")
-    return {str(p.relative_to(root)): p.read_text(encoding="utf-8") for p in paths}
+    return {p.relative_to(root).as_posix(): p.read_text(encoding="utf-8") for p in paths}
 
 
 def load_archived(files: Mapping[str, str], content_hash: str, into: Path) -> Engine:
@@ -90,11 +80,11 @@ def zdict_for(engine: Engine) -> bytes:
     return b"".join(docs)[-32768:]
 
 
-def archive_ruleset(store: Store, engine: Engine, rules_dir: Path, guidelines_dir: Path | None = None) -> bool:
+def archive_ruleset(store: Store, engine: Engine) -> bool:
     """Keep the running ruleset in the decision log's archive (once per content hash); True if added."""
     rs = engine.ruleset
     try:
-        files = ruleset_files(rules_dir, rs.content_hash, guidelines_dir)
+        files = ruleset_files(rs)
     except (ReplayUnavailable, OSError) as exc:
         log.warning("ruleset_not_archived", ruleset_hash=rs.content_hash[:12], reason=str(exc))
         return False
@@ -108,7 +98,7 @@ def archive_ruleset(store: Store, engine: Engine, rules_dir: Path, guidelines_di
 
 def prepare_decision_log(store: Store, engine: Engine, rules_dir: Path) -> None:
     """At service start: archive the running ruleset, and prune past ``PAINPATH_RETENTION_DAYS`` if set."""
-    archive_ruleset(store, engine, rules_dir)
+    archive_ruleset(store, engine)
     days = retention_days()
     if days is not None:
         pruned = prune(store.engine, days)

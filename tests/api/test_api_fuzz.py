@@ -119,8 +119,9 @@ def test_the_api_honours_its_openapi_document(
 def test_linked_operations_hold_together(api_schema: schemathesis.BaseSchema, fuzzed: Service) -> None:
     """Stateful: follow the documented link from a new evaluation to reading it back.
 
-    Only the evaluation operations take part (not the HTML letter, which links nowhere): with the rules and guidelines listings also present,
-    schemathesis picks those as the only entry points and never creates a decision to follow.
+    Only the evaluation operations take part (not the HTML letter, which links nowhere): with the rules
+    and guidelines listings also present, schemathesis picks those as the only entry points and never
+    creates a decision to follow.
     """
     headers = {"Authorization": f"Bearer {fuzzed.tokens[Role.admin]}"}
     base = api_schema.include(path_regex="^/v1/evaluations").exclude(path_regex="/letter$").as_state_machine()

@@ -69,8 +69,8 @@ def test_a_decision_made_with_ruleset_a_rederives_identically_after_upgrading_to
     store: Store, rules_copy: Path
 ) -> None:
     engine_a = Engine.from_directory(rules_copy)
-    assert archive_ruleset(store, engine_a, rules_copy)
-    assert not archive_ruleset(store, engine_a, rules_copy)  # once per content hash
+    assert archive_ruleset(store, engine_a)
+    assert not archive_ruleset(store, engine_a)  # once per content hash
     raw = json.dumps(PATIENT).encode()
     full_record, full_body = _issue(engine_a, raw, "full")
     summary_record, _ = _issue(engine_a, raw, "summary")
@@ -85,7 +85,7 @@ def test_a_decision_made_with_ruleset_a_rederives_identically_after_upgrading_to
     rule.write_text(text.replace("so a PMP is not needed", "so a PMP is not indicated now"), encoding="utf-8")
     engine_b = Engine.from_directory(rules_copy)
     assert engine_b.ruleset.content_hash != engine_a.ruleset.content_hash
-    assert archive_ruleset(store, engine_b, rules_copy)
+    assert archive_ruleset(store, engine_b)
     shutil.rmtree(rules_copy)  # ruleset A now exists only in the decision log's archive
 
     replayer = Replayer(engine_b, store.decisions.rulesets)
@@ -115,7 +115,7 @@ def test_a_decision_that_does_not_reproduce_is_refused(store: Store) -> None:
 
 def test_stored_decisions_are_compact(store: Store) -> None:
     engine = Engine.from_directory(default_rules_dir())
-    archive_ruleset(store, engine, default_rules_dir())
+    archive_ruleset(store, engine)
     record, body = _issue(engine, json.dumps(PATIENT).encode(), "summary")
     store.decisions.append(record)
     with store.engine.connect() as conn:

@@ -208,3 +208,21 @@ def test_screenshots(page: Any, web: Service, referrals: dict[str, str], tmp_pat
     page.goto(f"{web.url}/app/triage")
     page.screenshot(path=str(out / "triage-worklist.png"))
     assert (out / "gp-referral.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (820, 1180)], ids=["laptop", "tablet"])
+def test_issue15_pages_fit_a_laptop_and_a_tablet_without_sideways_scrolling(
+    page: Any, web: Service, referrals: dict[str, str], size: tuple[int, int]
+) -> None:
+    width, height = size
+    page.set_viewport_size({"width": width, "height": height})
+    sign_in(page, web, Role.admin)
+    for path in ("/app/", "/app/triage", f"/app/triage/{referrals['rf_cauda_equina']}"):
+        page.goto(web.url + path)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, (path, width, overflow)
+    page.goto(f"{web.url}/app/")
+    page.get_by_role("group", name=SADDLE).get_by_label("Yes").check()
+    banner = page.locator(".banner-possible.banner-emergency")
+    banner.wait_for()
+    assert banner.is_visible()  # the advice panel is on the page at this width too (beside or below the form)

@@ -54,7 +54,8 @@ class _Server(uvicorn.Server):
         mode = " (development mode: no API keys, loopback only)" if self._services.settings.dev_mode else ""
         print(
             f"painpath: serving {_url(host, port)}{mode}; ruleset {ruleset.name} {ruleset.version} "
-            f"({ruleset.content_hash[:12]}); open the web app at {_url(host, port)}/app/ (OpenAPI at {_url(host, port)}/docs)",
+            f"({ruleset.content_hash[:12]}); open the web app at {_url(host, port)}/app/ "
+            f"(OpenAPI at {_url(host, port)}/docs)",
             flush=True,
         )
 

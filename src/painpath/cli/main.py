@@ -319,7 +319,28 @@ def build_parser() -> argparse.ArgumentParser:
     aud.add_argument("--rules", help="rules directory (default: bundled rules)")
     aud.add_argument("--site-config", help="site configuration YAML (parameter overrides)")
     aud.add_argument(
-        "--progress", choices=("auto", "always", "never"), default="auto", help="auto: on a terminal, not in CI"
+        "--period",
+        metavar="START..END",
+        help="audit the records assessed in this period (ISO dates, inclusive: 2025-01-01..2025-06-30); "
+        "the others are counted as outside it",
+    )
+    aud.add_argument(
+        "--stratify",
+        metavar="LIST",
+        default="",
+        help="report every measure by these, comma-separated: site, clinician, age_band, sex",
+    )
+    aud.add_argument("--compare", metavar="PREVIOUS_OUT", help="a previous audit's --out directory to compare with")
+    aud.add_argument(
+        "--decision-log",
+        metavar="DATABASE_URL",
+        help="also report how often the triage outcomes recorded in this decision log agree with painpath's advice",
+    )
+    aud.add_argument(
+        "--progress",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="auto: a progress bar on a terminal, periodic log lines otherwise (not in CI); always: also in CI",
     )
     aud.set_defaults(func=cmd_audit)
 

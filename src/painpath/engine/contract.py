@@ -112,7 +112,9 @@ class DecisionRuleset(Contract):
 class DecisionParameter(Contract):
     value: Any = Field(description="The value in force for this evaluation.")
     source: Literal["default", "site", "request"]
-    cites: list[str] = Field(description="Guideline ids supporting the parameter.")
+    cites: list[str] | None = _optional(
+        "Guideline ids supporting the parameter; in the full trace only (constant per ruleset: `GET /v1/rules`)."
+    )
 
 
 class DecisionRuleRef(Contract):
@@ -250,7 +252,9 @@ class DecisionReferral(DecisionResolved):
 class DecisionPathway(DecisionResolved):
     option: str
     status: PathwayStatus
-    evidence: str | None
+    evidence: str | None = _optional(
+        "The strength of the evidence behind the option, in words; in the full trace only (constant per ruleset)."
+    )
 
 
 class DecisionAdherence(DecisionResolved):
@@ -260,7 +264,7 @@ class DecisionAdherence(DecisionResolved):
 
 class DecisionMissingFact(Contract):
     fact: FactPath
-    description: str
+    description: str | None = _optional("The fact's catalogue description; in the full trace only.")
     question: str = Field(description="The question that records the fact, in plain language.")
     tier: Literal["urgency", "section", "other"] = Field(
         description="`urgency`: could raise an urgency (asked first); `section`: settles a section's answer."

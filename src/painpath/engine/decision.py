@@ -318,7 +318,7 @@ class Decision:
             if c.kind in unasked:
                 continue  # e.g. no referral is being considered: nothing to answer, nothing to ask
             urgent = c.kind in vocab.urgent_kinds
-            r = vocab.kind_rank.get(c.kind, 99) + vocab.urgency_rank.get(getattr(c, "urgency", ""), 0)
+            r = vocab.kind_rank.get(c.kind, 99) + vocab.urgency_rank.get(o.rule.urgency, 0)
             tier = 1 if urgent else (2 if o.rule.id in blocking else 3)
             for path in self.unknown_facts[o.rule.id]:
                 note(path, o.rule.id, tier, r)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from painpath.engine.language import Conclusion, Guideline, Parameter, Possible, Vector
@@ -114,6 +115,25 @@ class Rule:
         return {}
 
     @cached_property
+    def context_memo(self) -> dict[Any, Any]:
+        """What the section resolvers work out from the rule's own comparison values alone (its
+        unknown facts, whether it holds but for its provisos), keyed by those values; bounded by
+        ``sections``. The values repeat across patients, so most patients hit the memo."""
+        return {}
+
+    @cached_property
+    def render_memo(self) -> dict[Any, Any]:
+        """Rendered fragments that depend on the rule alone (its reason's JSON), built once per engine
+        by ``render``; shared by every decision, so read-only to consumers."""
+        return {}
+
+    @cached_property
+    def urgency(self) -> str:
+        """The urgency the rule concludes, or ``""`` for conclusions without one (read once: the
+        conclusions are pydantic models, whose missing-attribute lookups are slow on hot paths)."""
+        return str(getattr(self.concludes, "urgency", "") or "")
+
+    @cached_property
     def facts_used(self) -> tuple[str, ...]:
         """Every fact path the rule's condition reads, in order of first use."""
         return tuple(dict.fromkeys(leaf.path for leaf in leaves(self.when)))
@@ -145,6 +165,10 @@ class RulesetIR:
     """Interpreted scores with their published bands (``rules/scores.yaml``)."""
     derived_catalogue: dict[str, tuple[str, tuple[str, ...], int]] = field(default_factory=dict)
     """Derived fact path -> (kind, vocabulary, index of the first stratum that may read it)."""
+    source_root: Path | None = None
+    """The directory the hashed files' relative paths start from (the rules directory's parent)."""
+    source_files: tuple[Path, ...] = ()
+    """Every file ``content_hash`` covers, in the order it hashes them (replay archives exactly these)."""
 
     def rule(self, rule_id: str) -> Rule:
         """Return the rule with this id, or raise ``KeyError``."""

@@ -631,4 +631,6 @@ def load_ruleset(rules_dir: Path, guidelines_dir: Path | None = None) -> ir.Rule
         vocabulary=vocab,
         scores=scores,
         derived_catalogue=derived,
+        source_root=rules_dir.parent,
+        source_files=tuple(all_files + guideline_files),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -86,18 +87,25 @@ def outcome_dict(o: RuleOutcome, decision: Decision, params: Mapping[str, Any] |
 
 
 def _reason(r: Reason) -> dict[str, Any]:
-    out = {"rule": rule_ref(r.rule), "text": r.text.strip()}
-    if r.instead:
-        out["instead"] = r.instead.strip()
+    # A reason depends on its rule alone: rendered once per engine, then shared (read-only).
+    key = ("reason", r.text, r.instead)
+    memo = r.rule.render_memo
+    out: dict[str, Any] | None = memo.get(key)
+    if out is None:
+        out = {"rule": rule_ref(r.rule), "text": r.text.strip()}
+        if r.instead:
+            out["instead"] = r.instead.strip()
+        memo[key] = out
     return out
 
 
+@functools.lru_cache(maxsize=4096)
 def question_of(path: str) -> str:
-    """The plain-language question that records a fact (``facts/questions.yaml``)."""
-    try:
-        return load_questions().question(path).text
-    except KeyError:
-        pass
+    """The plain-language question that records a fact (``facts/questions.yaml``, the bundled catalogue);
+    the fact's description, else its path, for facts without a question (e.g. derived facts)."""
+    question = load_questions().get(path)
+    if question is not None:
+        return question.text
     spec = CATALOGUE.get(path)
     return spec.description if spec is not None and spec.description else path
 
@@ -163,9 +171,11 @@ def decision_to_dict(decision: Decision, *, trace: Trace = "full") -> dict[str, 
             "version": decision.ruleset_version,
             "content_hash": decision.ruleset_hash,
         },
-        "parameters": {
-            n: {"value": u.value, "source": u.source, "cites": list(u.cites)} for n, u in decision.parameters.items()
-        },
+        "parameters": (
+            {n: {"value": u.value, "source": u.source, "cites": list(u.cites)} for n, u in decision.parameters.items()}
+            if trace == "full"
+            else {n: {"value": u.value, "source": u.source} for n, u in decision.parameters.items()}
+        ),
     }
     if decision.patient_id is not None:
         out["patient_id"] = decision.patient_id
@@ -230,7 +240,13 @@ def decision_to_dict(decision: Decision, *, trace: Trace = "full") -> dict[str, 
         {"referral": r.referral, **_entry(r.entry), "contents": [item.strip() for item in r.contents]}
         for r in decision.referrals
     ]
-    out["pathways"] = [{"option": pw.option, **_entry(pw.entry), "evidence": pw.evidence} for pw in decision.pathways]
+    # Constant texts of the ruleset (evidence notes, catalogue descriptions, parameter citations) are in
+    # the full trace only: the default response carries what this patient's decision says.
+    full = trace == "full"
+    out["pathways"] = [
+        {"option": pw.option, **_entry(pw.entry), **({"evidence": pw.evidence} if full else {})}
+        for pw in decision.pathways
+    ]
     out["best_practice"] = {
         a.recommendation: {**_entry(a.entry), "advice": [item.strip() for item in a.advice]}
         for a in decision.best_practice
@@ -239,7 +255,7 @@ def decision_to_dict(decision: Decision, *, trace: Trace = "full") -> dict[str, 
     out["missing_information"] = [
         {
             "fact": m.path,
-            "description": CATALOGUE[m.path].description if m.path in CATALOGUE else "",
+            **({"description": CATALOGUE[m.path].description if m.path in CATALOGUE else ""} if full else {}),
             "question": question_of(m.path),
             "tier": m.tier,
             "needed_by": list(m.needed_by),

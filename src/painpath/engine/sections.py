@@ -21,6 +21,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from painpath.engine import ir
 from painpath.engine.decision import PossibleFinding, Proviso, Reason, RedFlagFinding, SectionEntry
@@ -30,6 +31,8 @@ from painpath.engine.vocabulary import SectionSpec, Vocabulary
 NOTHING = "no_conclusion"
 """Every rule of the section was definitely false: nothing applies."""
 NOTHING_ENTRY = SectionEntry(NOTHING, ())
+CONTEXT_MEMO_LIMIT = 1024
+"""Entries per rule in ``Rule.context_memo`` (a bound on memory, whatever the patients)."""
 
 
 def conclusion_text(rule: ir.Rule) -> str:
@@ -38,7 +41,12 @@ def conclusion_text(rule: ir.Rule) -> str:
 
 
 def reason_of(rule: ir.Rule) -> Reason:
-    return Reason(rule, conclusion_text(rule), getattr(rule.concludes, "instead", None))
+    """The rule's contribution to its section (built once per rule: it depends on the rule alone)."""
+    memo = rule.context_memo
+    reason: Reason | None = memo.get("reason")
+    if reason is None:
+        reason = memo["reason"] = Reason(rule, conclusion_text(rule), getattr(rule.concludes, "instead", None))
+    return reason
 
 
 class Ladder:
@@ -94,8 +102,19 @@ class Context:
     def rule_values(self, i: int) -> Sequence[int]:
         return self.values[self.stratum_of[i]]
 
+    def _memo_key(self, i: int, what: str) -> tuple[dict[Any, Any], tuple[Any, ...]]:
+        rule = self.rules[i]
+        values = self.rule_values(i)
+        return rule.context_memo, (what, *(values[j] for j in rule.leaf_indices))
+
     def unknown_facts(self, i: int) -> tuple[str, ...]:
-        return tuple(missing_facts(self.rules[i].when, self.rule_values(i)))
+        memo, key = self._memo_key(i, "unknown")
+        found: tuple[str, ...] | None = memo.get(key)
+        if found is None:
+            found = tuple(missing_facts(self.rules[i].when, self.rule_values(i)))
+            if len(memo) < CONTEXT_MEMO_LIMIT:
+                memo[key] = found
+        return found
 
     def rule_proviso(self, i: int) -> Proviso:
         rule = self.rules[i]
@@ -103,6 +122,15 @@ class Context:
 
     def conditionally_true(self, i: int) -> bool:
         """True when rule ``i`` is unknown only because of comparisons marked ``proviso``."""
+        memo, key = self._memo_key(i, "conditional")
+        found: bool | None = memo.get(key)
+        if found is None:
+            found = self._conditionally_true(i)
+            if len(memo) < CONTEXT_MEMO_LIMIT:
+                memo[key] = found
+        return found
+
+    def _conditionally_true(self, i: int) -> bool:
         rule = self.rules[i]
         values = self.rule_values(i)
         provisos = [leaf.index for leaf in ir.leaves(rule.when) if leaf.proviso and values[leaf.index] == U]

@@ -101,6 +101,10 @@ class QuestionCatalogue:
             near = suggest(path, self._index)
             raise KeyError(f"no question for '{path}'" + (f" (did you mean '{near}'?)" if near else "")) from None
 
+    def get(self, path: str) -> Question | None:
+        """The question for a fact path, or ``None`` (no suggestion is computed: cheap on hot paths)."""
+        return self._index.get(path)
+
     def by_topic(self) -> dict[Topic, tuple[Question, ...]]:
         """Questions grouped under their topics, both in display order (topics without questions omitted)."""
         out: dict[Topic, tuple[Question, ...]] = {}
