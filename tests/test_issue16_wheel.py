@@ -141,3 +141,17 @@ def test_the_installed_rules_check_and_version_agree_with_the_checkout(
         out = _run(command, cwd, env)
         assert out.returncode == 0, out.stderr
         assert out.stdout == f"painpath {__version__} (ruleset {ruleset['name']} {ruleset['version']})\n"
+
+
+def test_the_installed_audit_writes_its_report_from_the_packaged_templates(
+    installed: Path, elsewhere: tuple[Path, dict[str, str]]
+) -> None:
+    cwd, env = elsewhere
+    synth = _run([installed / "painpath", "synth", "--n", "20", "--seed", "3", "-o", "cohort.jsonl"], cwd, env)
+    assert synth.returncode == 0, synth.stderr
+    audit = _run([installed / "painpath", "audit", "cohort.jsonl", "--out", "out", "--jobs", "1"], cwd, env)
+    assert audit.returncode == 0, audit.stderr
+    assert "20 evaluated + 0 rejected = 20" in audit.stderr
+    report = (cwd / "out" / "report.html").read_text(encoding="utf-8")
+    assert "SYNTHETIC" in report
+    assert "<svg" in report  # the charts, rendered offline by the installed vl-convert
