@@ -155,3 +155,27 @@ def test_the_installed_audit_writes_its_report_from_the_packaged_templates(
     report = (cwd / "out" / "report.html").read_text(encoding="utf-8")
     assert "SYNTHETIC" in report
     assert "<svg" in report  # the charts, rendered offline by the installed vl-convert
+
+
+def test_the_installed_ruleset_archives_and_replays_as_the_checkouts(
+    installed: Path, elsewhere: tuple[Path, dict[str, str]]
+) -> None:
+    """Replay's archive of the wheel's ruleset holds the checkout's files under the same names and hash."""
+    from painpath.engine import load_ruleset
+    from painpath.replay import ruleset_files
+
+    cwd, env = elsewhere
+    script = (
+        "import json, pathlib, painpath\n"
+        "from painpath.replay import load_archived, ruleset_files\n"
+        "ruleset = painpath.bundled_engine().ruleset\n"
+        "files = ruleset_files(ruleset)\n"
+        "again = load_archived(files, ruleset.content_hash, pathlib.Path('archive')).ruleset.content_hash\n"
+        "print(json.dumps({'hash': ruleset.content_hash, 'again': again, 'files': files}))\n"
+    )
+    out = _run([installed / "python", "-c", script], cwd, env)
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    checkout = load_ruleset(REPO / "rules")
+    assert answer["hash"] == answer["again"] == checkout.content_hash
+    assert answer["files"] == ruleset_files(checkout)
