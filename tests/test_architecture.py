@@ -17,6 +17,9 @@ ENGINE_API = {"painpath.engine", "painpath.engine.contract"}
 # Temporary: the engine rewrite empties this set; do not add to it.
 TRANSITIONAL: set[str] = set()
 EDGES = ("api", "cds", "fhir", "store", "audit", "web", "cli", "workers")
+# The top-level package `painpath` is the typed facade for Python users (`painpath.evaluate`, `painpath.Engine`):
+# it may use only these, and no module of painpath imports it (so the facade can never close a circle).
+FACADE_ALLOWED = {"painpath.version", "painpath.engine", "painpath.facts", "painpath.paths"}
 
 
 def _within(name: str, package: str) -> bool:
@@ -48,6 +51,10 @@ def violations(src: Path) -> list[str]:
     found = []
     for module, targets in sorted(graph.items()):
         for target in sorted(targets):
+            if module == "painpath" and _within(target, "painpath") and target not in FACADE_ALLOWED:
+                found.append(f"painpath (the top-level facade) imports {target}")
+            if module != "painpath" and target == "painpath":
+                found.append(f"{module} imports the top-level facade painpath (import painpath.version instead)")
             in_engine = _within(module, "painpath.engine")
             if not in_engine and _within(target, "painpath.engine") and target not in ENGINE_API | TRANSITIONAL:
                 found.append(f"{module} imports engine internals {target}")
@@ -113,4 +120,24 @@ def test_the_checker_reports_planted_violations(tmp_path: Path) -> None:
         "painpath.facts (facts) imports FHIR fhir.resources.patient",
         "import circle: painpath.api.app <-> painpath.engine.strata",
         "import circle: painpath.audit.a <-> painpath.audit.b",
+    ]
+
+
+def test_the_checker_reports_facade_violations(tmp_path: Path) -> None:
+    """Issue 16: the top-level facade imports only the engine and facts facades, paths and version."""
+    files = {
+        "__init__.py": "from painpath.engine import Engine\nfrom painpath.api import app\n",
+        "version.py": "",
+        "engine/__init__.py": "from painpath import __version__\n",
+        "engine/contract.py": "",
+        "api/__init__.py": "",
+        "api/app.py": "",
+    }
+    for name, text in files.items():
+        (tmp_path / "painpath" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "painpath" / name).write_text(text, encoding="utf-8")
+    assert violations(tmp_path) == [
+        "painpath (the top-level facade) imports painpath.api.app",
+        "painpath.engine imports the top-level facade painpath (import painpath.version instead)",
+        "import circle: painpath <-> painpath.engine",
     ]

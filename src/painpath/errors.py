@@ -64,6 +64,10 @@ class RulesValidationError(PainpathError):
     """Rule files, guidelines, parameters or site configuration failed load-time validation."""
 
 
+class SettingsError(PainpathError):
+    """Invalid or unsafe settings (``PAINPATH_*``, the settings file): every command exits 4 and does not run."""
+
+
 class EngineError(PainpathError):
     """The inference engine failed; the decision fails closed to manual review."""
 

@@ -17,7 +17,6 @@ from fastapi import FastAPI
 from jwt import PyJWTError
 from starlette.types import ASGIApp
 
-from painpath import __version__
 from painpath.api.limits import BodyLimitMiddleware
 from painpath.api.middleware import RequestLogMiddleware
 from painpath.api.openapi import build_openapi
@@ -33,6 +32,7 @@ from painpath.engine import Engine
 from painpath.errors import EngineError, Problem, RulesValidationError
 from painpath.replay import prepare_decision_log
 from painpath.store import Store, open_store
+from painpath.version import __version__
 from painpath.web import install_web
 from painpath.workers import EngineSpec, Evaluator, WorkerPool
 

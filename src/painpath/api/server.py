@@ -72,7 +72,7 @@ def serve(
     """
     overrides: dict[str, object] = {"host": host, "port": port, "dev_mode": dev_mode}
     if settings is None:
-        settings = Settings.from_env(None, **overrides)
+        settings = Settings.from_env(**overrides)
     else:
         settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
         settings.check()

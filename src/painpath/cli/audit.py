@@ -62,13 +62,20 @@ def _progress(mode: str) -> Iterator[Progress | None]:
     if mode == "log":
         yield _log_progress()
         return
-    from rich.console import Console  # noqa: PLC0415 - only when a progress bar is shown
-    from rich.progress import (  # noqa: PLC0415
-        BarColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
+    try:  # rich is the optional 'progress' extra: without it a terminal gets the plain progress lines
+        from rich.console import Console  # noqa: PLC0415 - only when a progress bar is shown
+        from rich.progress import (  # noqa: PLC0415
+            BarColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+    except ImportError:
+        print(
+            "painpath: no progress bar without the 'progress' extra: pip install 'painpath[progress]'", file=sys.stderr
+        )
+        yield _log_progress()
+        return
 
     with Progress(
         TextColumn("[progress.description]{task.description}"),

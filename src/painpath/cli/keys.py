@@ -13,14 +13,20 @@ import sys
 
 from painpath.api.auth import Role, create_key
 from painpath.api.settings import Settings
-from painpath.cli.exit_codes import ExitCode
-from painpath.errors import PainpathError
+from painpath.cli.exit_codes import ExitCode, epilog
+from painpath.errors import PainpathError, SettingsError
 from painpath.store import open_store
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the key-management command line; returns the exit code."""
-    parser = argparse.ArgumentParser(prog="python -m painpath.cli.keys", description="Manage painpath API keys.")
+    parser = argparse.ArgumentParser(
+        prog="python -m painpath.cli.keys",
+        description="Manage painpath API keys.\n\nexamples:\n  python -m painpath.cli.keys create --role clinician "
+        "--name 'GP practice'\n  python -m painpath.cli.keys list\n  python -m painpath.cli.keys revoke KEY_ID",
+        epilog=epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="action", required=True)
     create = sub.add_parser("create", help="create a key and print its token (shown once)")
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
@@ -31,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         store = open_store(Settings.from_env().resolved_database_url)
+    except SettingsError as exc:
+        print(f"painpath: {exc}", file=sys.stderr)
+        return ExitCode.CONFIG
     except PainpathError as exc:
         print(f"painpath: {exc}", file=sys.stderr)
         return ExitCode.FAILED

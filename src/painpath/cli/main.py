@@ -1,6 +1,7 @@
 """The ``painpath`` command line.
 
-Exit codes: the one table of ``painpath.cli.exit_codes`` (printed by ``painpath --help``).
+Exit codes: the one table of ``painpath.cli.exit_codes``, printed by ``painpath --help`` and by the help
+of every subcommand. The help text is plain words (``DESCRIPTION`` and each command's examples).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import structlog
 
 from painpath.audit.readers import FORMATS
 from painpath.cli.exit_codes import ExitCode, epilog
+from painpath.cli.help import add_command, ruleset_line
 from painpath.cli.store import add_store_commands
 from painpath.engine import (
     Engine,
@@ -26,13 +28,26 @@ from painpath.engine import (
     rule_summary,
     run_vectors,
 )
-from painpath.errors import FactsValidationError, PainpathError, RulesValidationError
+from painpath.errors import FactsValidationError, PainpathError, RulesValidationError, SettingsError
 from painpath.facts import parse_facts_json
 from painpath.facts.questions import load_questions
 from painpath.logging import configure_logging
 from painpath.paths import default_rules_dir
+from painpath.version import __version__
 
 log = structlog.get_logger("painpath.cli")
+
+DESCRIPTION = """\
+painpath: guideline-based decision support for chronic musculoskeletal pain.
+
+Evaluate a patient's facts against the bundled rules (red flags, pathways, pain management programme,
+referral), run the HTTP service, or audit a cohort. "painpath COMMAND --help" explains each command.
+
+examples:
+  painpath evaluate --format text examples/patients/rf_cauda_equina.json
+  painpath serve --dev
+  painpath synth --n 2000 --seed 7 -o cohort.jsonl && painpath audit cohort.jsonl --out audit/
+  painpath rules check"""
 
 
 def _rules_dir(args: argparse.Namespace) -> Path:
@@ -167,17 +182,77 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return run_audit_command(args)
 
 
-def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one flat list of every command's options
-    parser = argparse.ArgumentParser(
-        prog="painpath",
-        description=__doc__.splitlines()[0] if __doc__ else None,
-        epilog=epilog(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--log-level", default="WARNING", help="structured log level (default WARNING)")
-    sub = parser.add_subparsers(dest="command", required=True)
+class _VersionAction(argparse.Action):
+    """``--version``: painpath's version and the ruleset's, then exit 0 (no command needed)."""
 
-    ev = sub.add_parser("evaluate", help="evaluate patient facts (JSON) and print the decision")
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any, **__: Any) -> None:
+        print(f"painpath {__version__} ({ruleset_line(default_rules_dir())})")
+        parser.exit(ExitCode.OK)
+
+
+def _add_rules_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``painpath rules check|test|list``."""
+    rules = add_command(
+        sub,
+        "rules",
+        "check, test and list rules",
+        "Validate, test and list the rules (the bundled ones, or --rules DIR with guidelines/ beside it).",
+        "painpath rules check",
+        "painpath rules test -v",
+        "painpath rules list --format json",
+    ).add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
+    rules_dir_help = "rules directory (default: bundled rules)"
+    check = add_command(
+        rules,
+        "check",
+        "validate every rule, guideline and parameter",
+        "Load and compile every rule, guideline, parameter and score, and check the question catalogue.",
+        "painpath rules check --rules my-rules/",
+    )
+    check.add_argument("--rules", help=rules_dir_help)
+    check.set_defaults(func=cmd_rules_check)
+    test = add_command(
+        rules,
+        "test",
+        "run every rule's test vectors and report clause coverage",
+        "Run each rule's test vectors; exit 5 when any fails.",
+        "painpath rules test -v",
+    )
+    test.add_argument("--rules", help=rules_dir_help)
+    test.add_argument("-v", "--verbose", action="store_true", help="print each rule's clause coverage")
+    test.set_defaults(func=cmd_rules_test)
+    lst = add_command(
+        rules,
+        "list",
+        "list rules with citations and vector counts",
+        "List every rule with its version, stratum, test-vector counts and citations.",
+        "painpath rules list --format json",
+    )
+    lst.add_argument("--rules", help=rules_dir_help)
+    lst.add_argument("--format", choices=("json", "text"), default="text")
+    lst.set_defaults(func=cmd_rules_list)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="painpath", description=DESCRIPTION, epilog=epilog(), formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action=_VersionAction, help="print the version and the ruleset's, and exit")
+    parser.add_argument("--log-level", default="WARNING", help="structured log level (default WARNING)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ev = add_command(
+        sub,
+        "evaluate",
+        "evaluate patient facts (JSON) and print the decision",
+        "Evaluate each file of patient facts (JSON, as in examples/patients/) and print its decision as JSON or text.",
+        "painpath evaluate examples/patients/rf_cauda_equina.json",
+        "painpath evaluate --format text --site-config site.yaml patient.json",
+        "cat patient.json | painpath evaluate -",
+    )
     ev.add_argument("files", nargs="+", metavar="FILE", help="patient facts JSON file, or - for stdin")
     ev.add_argument("--format", choices=("json", "text"), default="json")
     ev.add_argument("--pretty", action="store_true", help="indent JSON output")
@@ -198,19 +273,40 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one flat list 
     )
     ev.set_defaults(func=cmd_evaluate)
 
-    srv = sub.add_parser("serve", help="run the HTTP service (see docs/api.md)")
+    srv = add_command(
+        sub,
+        "serve",
+        "run the HTTP service (see docs/api.md)",
+        "Run the HTTP service, the CDS Hooks service and the web app. Settings come from PAINPATH_* environment\n"
+        "variables and an optional settings file (PAINPATH_SETTINGS_FILE); docs/settings.md lists them.",
+        "painpath serve --dev",
+        "PAINPATH_SETTINGS_FILE=painpath.toml painpath serve",
+    )
     srv.add_argument("--host", default=None, help="bind address (default 127.0.0.1, or $PAINPATH_HOST)")
     srv.add_argument("--port", type=int, default=None, help="port (default 8000, or $PAINPATH_PORT)")
     srv.add_argument("--dev", action="store_true", help="development mode: no API keys, loopback only")
     srv.set_defaults(func=cmd_serve)
 
-    syn = sub.add_parser("synth", help="write a SYNTHETIC cohort (JSON Lines of patient facts)")
+    syn = add_command(
+        sub,
+        "synth",
+        "write a SYNTHETIC cohort (JSON Lines of patient facts)",
+        "Write made-up patients for trying the audit; none of them is real.",
+        "painpath synth --n 2000 --seed 7 -o cohort.jsonl",
+    )
     syn.add_argument("--n", type=int, default=1000, help="number of patients (default 1000)")
     syn.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same cohort")
     syn.add_argument("-o", "--output", help="output file (default: standard output)")
     syn.set_defaults(func=cmd_synth)
 
-    aud = sub.add_parser("audit", help="audit a cohort against the best-practice recommendations and checks")
+    aud = add_command(
+        sub,
+        "audit",
+        "audit a cohort against the best-practice recommendations and checks",
+        "Evaluate every patient of a cohort and write the audit report (HTML, CSV, FHIR MeasureReports).",
+        "painpath audit cohort.jsonl --out audit/",
+        "painpath audit cohort.jsonl --out audit/ --engine dask --scheduler tcp://127.0.0.1:8786",
+    )
     aud.add_argument("cohort", metavar="COHORT", help="JSON Lines of patient facts, CSV, ...")
     aud.add_argument("--out", required=True, help="output directory (created if needed)")
     aud.add_argument("--format", choices=tuple(FORMATS), default=None, help="default: from the file name")
@@ -248,20 +344,7 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one flat list 
     )
     aud.set_defaults(func=cmd_audit)
 
-    rules = sub.add_parser("rules", help="check, test and list rules").add_subparsers(
-        dest="rules_command", required=True
-    )
-    check = rules.add_parser("check", help="validate every rule, guideline and parameter")
-    check.add_argument("--rules")
-    check.set_defaults(func=cmd_rules_check)
-    test = rules.add_parser("test", help="run every rule's test vectors and report clause coverage")
-    test.add_argument("--rules")
-    test.add_argument("-v", "--verbose", action="store_true")
-    test.set_defaults(func=cmd_rules_test)
-    lst = rules.add_parser("list", help="list rules with citations and vector counts")
-    lst.add_argument("--rules")
-    lst.add_argument("--format", choices=("json", "text"), default="text")
-    lst.set_defaults(func=cmd_rules_list)
+    _add_rules_commands(sub)
     add_store_commands(sub)
     return parser
 
@@ -273,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result: int = args.func(args)
         return result
-    except RulesValidationError as exc:
+    except (RulesValidationError, SettingsError) as exc:
         print(f"painpath: {exc}", file=sys.stderr)
         return ExitCode.CONFIG
     except FactsValidationError as exc:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from painpath.cli.exit_codes import ExitCode
+from painpath.cli.help import add_command
 from painpath.store.retention import RETENTION_ENV, retention_days
-
-EXIT_OK, EXIT_USAGE = 0, 2
 
 
 def cmd_store_prune(args: argparse.Namespace) -> int:
@@ -19,13 +19,13 @@ def cmd_store_prune(args: argparse.Namespace) -> int:
         days = args.older_than if args.older_than is not None else retention_days()
     except ValueError as exc:
         print(f"painpath: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     if days is None:
         print(f"painpath: give --older-than DAYS or set {RETENTION_ENV}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     if days < 0:
         print("painpath: --older-than must not be negative", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     store = open_store(Settings.from_env().resolved_database_url)
     try:
         pruned = prune(store.engine, days)
@@ -36,15 +36,26 @@ def cmd_store_prune(args: argparse.Namespace) -> int:
         "(tombstones kept: reading one answers 410 Gone)",
         file=sys.stderr,
     )
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def add_store_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``store prune`` to the ``painpath`` command line."""
-    store = sub.add_parser("store", help="maintain the decision log").add_subparsers(
-        dest="store_command", required=True
+    store = add_command(
+        sub,
+        "store",
+        "maintain the decision log",
+        "Maintain the decision log (the database of PAINPATH_DATABASE_URL, or SQLite in PAINPATH_DATA_DIR).",
+        "painpath store prune --older-than 3650",
+    ).add_subparsers(dest="store_command", required=True, metavar="COMMAND")
+    prune = add_command(
+        store,
+        "prune",
+        "remove the content of old decisions, keeping tombstones",
+        "Remove the content of decisions older than DAYS; their tombstones stay (reading one answers 410 Gone).",
+        "painpath store prune --older-than 3650",
+        f"{RETENTION_ENV}=3650 painpath store prune",
     )
-    prune = store.add_parser("prune", help="remove the content of old decisions, keeping tombstones")
     prune.add_argument(
         "--older-than",
         type=float,

@@ -19,7 +19,6 @@ from typing import Any, Literal
 
 import structlog
 
-from painpath import __version__
 from painpath.engine import ir
 from painpath.engine.decision import (
     AdherenceEntry,
@@ -41,6 +40,7 @@ from painpath.engine.sections import NOTHING, Context, Ladder, possible_findings
 from painpath.engine.vocabulary import NO_URGENCY
 from painpath.errors import EngineError
 from painpath.facts import PatientFacts, flatten
+from painpath.version import __version__
 
 log = structlog.get_logger("painpath.engine")
 

@@ -8,6 +8,7 @@ is reached through psycopg 3 whatever driver the URL names.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,11 @@ def create_db_engine(url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
         event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         return engine
     if make_url(url).get_backend_name() == "postgresql":
+        if importlib.util.find_spec("psycopg") is None:
+            raise StoreUnavailable(
+                "PostgreSQL needs the 'postgres' extra: pip install 'painpath[postgres]' (SQLite needs no extra)",
+                [Problem("PAINPATH_DATABASE_URL", "the psycopg driver is not installed")],
+            )
         return create_engine(
             url,
             pool_size=10,

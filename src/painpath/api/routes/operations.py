@@ -14,11 +14,11 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from painpath import __version__
 from painpath.api import presenters
 from painpath.api.deps import ServicesDep
 from painpath.api.models import HealthReport, ReadinessReport, VersionInfo
 from painpath.store import StoreUnavailable
+from painpath.version import __version__
 
 router = APIRouter(tags=["operations"])
 PROBE_GRACE_SECONDS = 1.0
