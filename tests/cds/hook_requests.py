@@ -71,8 +71,7 @@ def searchset(resources: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
         "type": "searchset",
         "total": len(resources),
         "entry": [
-            {"fullUrl": f"https://ehr.example.org/fhir/{r['resourceType']}/{r['id']}", "resource": r}
-            for r in resources
+            {"fullUrl": f"https://ehr.example.org/fhir/{r['resourceType']}/{r['id']}", "resource": r} for r in resources
         ],
     }
 
@@ -102,7 +101,7 @@ def medication_request(code: str, display: str, mid: str, pid: str = PATIENT_ID)
 LUMBAR_MRI = ("433141005", "Magnetic resonance imaging of lumbar and sacral spine")
 
 
-def hook_request(
+def hook_request(  # noqa: PLR0913 - a request is described by its parts, all keyword-only
     hook: str,
     *,
     age: int = 47,
@@ -116,7 +115,11 @@ def hook_request(
     """A CDS Hooks request with full prefetch (``null`` for the searches that found nothing)."""
     context: dict[str, Any] = {"userId": "Practitioner/gp-17", "patientId": pid}
     if hook != "patient-view":
-        context["draftOrders"] = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": d} for d in drafts]}
+        context["draftOrders"] = {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": d} for d in drafts],
+        }
     if hook == "order-select":
         context["selections"] = list(selections or [f"{d['resourceType']}/{d['id']}" for d in drafts])
     prefetch: dict[str, Any] = {

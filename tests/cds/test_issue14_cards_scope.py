@@ -35,7 +35,9 @@ NUTRITION_ORDER: dict[str, Any] = {
     "intent": "order",
     "patient": {"reference": f"Patient/{PATIENT_ID}"},
     "dateTime": "2026-12-01",
-    "oralDiet": {"type": [{"coding": [{"system": "http://snomed.info/sct", "code": "160670007", "display": "Diabetic diet"}]}]},
+    "oralDiet": {
+        "type": [{"coding": [{"system": "http://snomed.info/sct", "code": "160670007", "display": "Diabetic diet"}]}]
+    },
 }
 AMOXICILLIN = medication_request("J01CA04", "amoxicillin", "mr-amox")
 TRAMADOL = medication_request("N02AX02", "tramadol", "mr-tram")
@@ -54,14 +56,18 @@ def answer(svc: Service, body: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize(
     "draft", [NUTRITION_ORDER, AMOXICILLIN, FULL_BLOOD_COUNT], ids=["nutrition", "antibiotic", "lab"]
 )
-def test_an_order_painpath_has_no_rules_for_gets_no_cards(gp_service: Service, hook: str, draft: dict[str, Any]) -> None:
+def test_an_order_painpath_has_no_rules_for_gets_no_cards(
+    gp_service: Service, hook: str, draft: dict[str, Any]
+) -> None:
     # even for a chronic low back pain patient with the red-flag screen unanswered
     body = hook_request(hook, conditions=[LBP], drafts=[draft])
     assert answer(gp_service, body) == {"cards": []}
 
 
 def test_order_select_answers_the_selected_order_only(gp_service: Service) -> None:
-    body = hook_request("order-select", conditions=[LBP], drafts=[MRI, NUTRITION_ORDER], selections=["NutritionOrder/no-1"])
+    body = hook_request(
+        "order-select", conditions=[LBP], drafts=[MRI, NUTRITION_ORDER], selections=["NutritionOrder/no-1"]
+    )
     assert answer(gp_service, body) == {"cards": []}
     body["context"]["selections"] = ["ServiceRequest/sr-mri"]
     assert answer(gp_service, body)["cards"]
@@ -113,4 +119,6 @@ def test_the_scope_names_only_code_table_value_sets_and_cites_guidelines() -> No
     scope = load_scope()  # raises when a value set, medicine class or referral kind is unknown
     guidelines = load_ruleset(default_rules_dir()).guidelines
     assert scope.scope.cites and all(c.split("#")[0] in guidelines for c in scope.scope.cites)
-    assert "imaging" in scope.scope.orders.referral_kinds and "low_back_pain" in scope.scope.patient.condition_value_sets
+    assert (
+        "imaging" in scope.scope.orders.referral_kinds and "low_back_pain" in scope.scope.patient.condition_value_sets
+    )

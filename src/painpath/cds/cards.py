@@ -26,6 +26,7 @@ from painpath.engine import (
     question_of,
 )
 from painpath.engine.contract import DecisionDocument, DecisionPossibleFinding
+from painpath.facts.questions import load_questions
 from painpath.fhir import FhirFacts, Referral, default_code_index
 
 
@@ -79,18 +80,26 @@ def choose_form(
     return filled[-1]
 
 
-def _value(value: Any) -> str:
+def _value(fact: str, value: Any) -> str:
+    """A recorded value as the question catalogue labels it (``low_back`` -> "Low back"), with its unit."""
+    question = load_questions().get(fact)
+    if isinstance(value, list | tuple):
+        return ", ".join(_value(fact, v) for v in value)
+    if value is None:
+        return "not recorded"
+    label = question.label(value) if question is not None else None
+    if label is not None:
+        return label
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value)
-    return "not recorded" if value is None else str(value)
+    unit = question.unit if question is not None else None
+    return f"{value} {unit}" if unit and isinstance(value, int | float) else str(value)
 
 
 def _fact_line(fact: str, value: Any, sources: Mapping[str, str]) -> str:
     """One recorded fact in plain language: its question, the answer, and the record it came from."""
     where = sources.get(fact)
-    return f"- {question_of(fact)} {_value(value)}" + (f" (from `{where}`)" if where else "")
+    return f"- {question_of(fact)} {_value(fact, value)}" + (f" (from `{where}`)" if where else "")
 
 
 class CardBuilder:
@@ -145,7 +154,7 @@ class CardBuilder:
         out += self._footer(decision, (f.rule_id, f.rule_version))
         return "\n".join(out)
 
-    def _summary(self, f: Finding) -> str:
+    def summary(self, f: Finding) -> str:
         """The card's summary: the first whole form from ``cards.yaml`` that fits (never cut)."""
         s = self.wording.summaries
         urgency = f.urgency or "routine"
@@ -290,7 +299,8 @@ class CardBuilder:
         h = self.wording.detail_headings
         s = self.wording.summaries
         rf = decision.red_flags
-        incomplete = rf is not None and rf.status == "incomplete"
+        # a possible red flag also leaves the screen incomplete; its own card asks its questions first
+        incomplete = rf is not None and rf.status in ("incomplete", "possible")
         missing = list(decision.missing_information or ())
         instruments = self.wording.suggestions.missing_questionnaire.instruments
         wanted = [m.fact for m in missing if m.fact in instruments]
@@ -302,7 +312,7 @@ class CardBuilder:
             summary = choose_form(s.red_flag_screen_incomplete, count=len(rf.missing) if rf else len(asked))
             indicator = self.wording.red_flag_screen_incomplete_indicator
         else:
-            summary = choose_form(s.questions, count=len(asked) + len(wanted))
+            summary = choose_form(s.questions, count=len(missing))
             indicator = "info"
         lines = [f"**{h.next_questions}**", "", *(f"{i}. {m.question}" for i, m in enumerate(asked, 1)), ""]
         lines += self._footer(decision, None)
@@ -341,7 +351,7 @@ class CardBuilder:
                 continue
             suggestions = self._replacement(f, ctx) if f.kind == "adherence" else []
             detail = self._detail(decision, f, ctx)
-            card = self._card(self._summary(f), detail, indicator, f.cites, suggestions, kind=f.kind)
+            card = self._card(self.summary(f), detail, indicator, f.cites, suggestions, kind=f.kind)
             cards.append(IssuedCard(card, f.rule_id, f.rule_version))
         possible = decision.red_flags.possible if decision.red_flags is not None else []
         cards += [self._possible_card(decision, p, ctx) for p in possible]
