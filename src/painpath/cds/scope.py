@@ -93,7 +93,11 @@ class ScopeCheck:
 
     def patient_in_scope(self, resources: Iterable[Mapping[str, Any]]) -> bool:
         """Whether the record holds a chronic MSK pain problem."""
-        return any(r.get("resourceType") == "Condition" and self.msk_pain_condition(r) for r in resources)
+        # a malformed entry is reported by the mapping; here it is simply not a problem on the record
+        return any(
+            isinstance(r, Mapping) and r.get("resourceType") == "Condition" and self.msk_pain_condition(r)
+            for r in resources
+        )
 
     def analgesic(self, order: Mapping[str, Any]) -> bool:
         """A MedicationRequest for a medicine of the in-scope classes."""
