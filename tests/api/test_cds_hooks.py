@@ -221,7 +221,7 @@ def test_feedback_is_stored_and_linked_to_the_rule(gp_service: Service) -> None:
     finally:
         store.close()
     assert [f.feedback.outcome for f in stored] == ["overridden", "accepted"]
-    assert {(f.rule_id, f.rule_version) for f in stored} == {("BP_QS155_2_IMAGING_NOT_MET", "1.0.0")}
+    assert {(f.rule_id, f.rule_version) for f in stored} == {("BP_QS155_2_IMAGING_NOT_MET", "1.1.0")}
     assert stored[0].feedback.override_code == "need-more-info"
     assert stored[1].feedback.accepted_suggestions == (warning["suggestions"][0]["uuid"],)
 

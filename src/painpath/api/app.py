@@ -26,6 +26,7 @@ from painpath.api.settings import ServiceConfigError, Settings
 from painpath.api.state import Services
 from painpath.audit.jobs import AuditJobs, QueueLimits
 from painpath.cds.jwt_auth import JwtVerifier, TrustedIssuers
+from painpath.cds.scope import load_scope
 from painpath.cds.services import load_catalogue
 from painpath.cds.wording import load_wording
 from painpath.engine import Engine
@@ -124,6 +125,7 @@ def load_cds_jwt(settings: Settings, store: Store) -> JwtVerifier | None:
     """
     load_catalogue()
     load_wording()
+    load_scope()
     if settings.cds_trusted_issuers is None:
         return None
     try:

@@ -15,11 +15,19 @@ from typing import Any
 
 from painpath.cds.models import SUMMARY_MAX
 from painpath.cds.wording import Indicator, Wording
-from painpath.engine import Finding, Guideline, citation_lines, facts_used, findings_of, guideline_for, missing_for
-from painpath.engine.contract import DecisionDocument
+from painpath.engine import (
+    Finding,
+    Guideline,
+    citation_lines,
+    facts_used,
+    findings_of,
+    guideline_for,
+    missing_for,
+    question_of,
+)
+from painpath.engine.contract import DecisionDocument, DecisionPossibleFinding
+from painpath.facts.questions import load_questions
 from painpath.fhir import FhirFacts, Referral, default_code_index
-
-_MISSING_LISTED = 8
 
 
 @dataclass(frozen=True)
@@ -41,26 +49,57 @@ class CardContext:
     draft_orders: tuple[Referral, ...]
 
 
-def _short(text: str, limit: int = SUMMARY_MAX) -> str:
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:")
-    return cut + "…"
+class _Blank(dict[str, str]):
+    """Format values; a form naming a value that is not given is not used (``KeyError``)."""
+
+    def __missing__(self, key: str) -> str:
+        raise KeyError(key)
 
 
-def _value(value: Any) -> str:
+def choose_form(
+    forms: Sequence[str], values: Mapping[str, object] | None = None, *, limit: int = SUMMARY_MAX, **more: object
+) -> str:
+    """The first of ``forms`` (longest first) that can be filled from ``values`` and fits in ``limit``.
+
+    Nothing is cut: when no form fits, the last fillable one is returned (and a test of every rule's
+    summary fails), so a summary is always a whole sentence from data.
+    """
+    filled: list[str] = []
+    merged = {**(values or {}), **more}
+    given = _Blank({k: " ".join(str(v).split()) for k, v in merged.items() if v is not None})
+    for form in forms:
+        try:
+            text = form.format_map(given)
+        except KeyError:
+            continue
+        filled.append(text)
+        if len(text) <= limit:
+            return text
+    if not filled:
+        raise ValueError(f"no summary form can be filled from {sorted(merged)}")
+    return filled[-1]
+
+
+def _value(fact: str, value: Any) -> str:
+    """A recorded value as the question catalogue labels it (``low_back`` -> "Low back"), with its unit."""
+    question = load_questions().get(fact)
+    if isinstance(value, list | tuple):
+        return ", ".join(_value(fact, v) for v in value)
+    if value is None:
+        return "not recorded"
+    label = question.label(value) if question is not None else None
+    if label is not None:
+        return label
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value)
-    return "not recorded" if value is None else str(value)
+    unit = question.unit if question is not None else None
+    return f"{value} {unit}" if unit and isinstance(value, int | float) else str(value)
 
 
-def _fact_line(fact: str, value: Any, label: str | None, sources: Mapping[str, str]) -> str:
+def _fact_line(fact: str, value: Any, sources: Mapping[str, str]) -> str:
+    """One recorded fact in plain language: its question, the answer, and the record it came from."""
     where = sources.get(fact)
-    name = f"{label} (`{fact}`)" if label else f"`{fact}`"
-    return f"- {name} = {_value(value)}" + (f" — from `{where}`" if where else "")
+    return f"- {question_of(fact)} {_value(fact, value)}" + (f" (from `{where}`)" if where else "")
 
 
 class CardBuilder:
@@ -71,14 +110,18 @@ class CardBuilder:
         self.guidelines = guidelines
 
     def _source(self, cites: Sequence[str]) -> dict[str, Any]:
+        """The first cited guideline with a URL and a short name (``source_labels``), else painpath."""
         for cite in cites:
             g = guideline_for(cite, self.guidelines)
-            if g is not None and g.url:
-                return {"label": _short(g.title, 100), "url": g.url}
+            label = self.wording.source_labels.get(g.id) if g is not None else None
+            if g is not None and g.url and label:
+                return {"label": label, "url": g.url}
         return {"label": self.wording.source.label, "url": self.wording.source.url}
 
-    def _override_reasons(self) -> list[dict[str, str]]:
+    def _override_reasons(self, kind: str | None) -> list[dict[str, str]]:
         reasons = self.wording.override_reasons
+        if kind not in reasons.on_kinds:
+            return []
         return [{"system": reasons.system, "code": r.code, "display": r.display} for r in reasons.codes]
 
     def _footer(self, decision: DecisionDocument, rule: tuple[str, str] | None) -> list[str]:
@@ -93,42 +136,44 @@ class CardBuilder:
         h = self.wording.detail_headings
         sources = ctx.mapped.sources
         used = facts_used(decision, f.rule_id)
-        why = [line for line in (f.explanation, f.text) if line]
-        out = [f"**{h.why}**", "", *(_short(w, 2000) for w in why), ""]
-        supporting = [u for u in used if u[2] == "true"]
-        against = [u for u in used if u[2] == "false"]
+        why = [" ".join(line.split()) for line in (f.explanation, f.text) if line]
+        out = [f"**{h.why}**", "", *why, ""]
+        # derived.* facts are the rules' own conclusions, said by the explanation, not asked
+        supporting = [u for u in used if u[2] == "true" and not u[0].startswith("derived.")]
+        against = [u for u in used if u[2] == "false" and not u[0].startswith("derived.")]
         if supporting:
-            out += [f"**{h.facts}**", "", *(_fact_line(p, v, lab, sources) for p, v, _r, lab in supporting), ""]
+            out += [f"**{h.facts}**", "", *(_fact_line(p, v, sources) for p, v, _r, _l in supporting), ""]
         if against:
-            out += [f"**{h.why_not}**", "", *(_fact_line(p, v, lab, sources) for p, v, _r, lab in against), ""]
-        unknown = missing_for(decision, f.rule_id)
+            out += [f"**{h.why_not}**", "", *(_fact_line(p, v, sources) for p, v, _r, _l in against), ""]
+        unknown = [p for p in missing_for(decision, f.rule_id) if not p.startswith("derived.")]
         if unknown:
-            out += [f"**{h.unknown}**", "", *(f"- `{p}`" for p in unknown), ""]
+            out += [f"**{h.unknown}**", "", *(f"- {question_of(p)}" for p in unknown), ""]
         if f.advice:
             out += [f"**{h.advice}**", "", *(f"- {a}" for a in f.advice), ""]
         out += [f"**{h.sources}**", "", *citation_lines(f.cites, self.guidelines)]
         out += self._footer(decision, (f.rule_id, f.rule_version))
         return "\n".join(out)
 
-    def _summary(self, f: Finding) -> str:
+    def summary(self, f: Finding) -> str:
+        """The card's summary: the first whole form from ``cards.yaml`` that fits (never cut)."""
         s = self.wording.summaries
+        urgency = f.urgency or "routine"
+        values: dict[str, object] = {
+            "urgency_label": self.wording.urgency_labels.get(urgency, urgency),
+            "text": f.text,
+            "short": self.wording.short_summaries.get(f.rule_id),
+        }
         if f.kind == "red_flag":
-            urgency = f.urgency or "routine"
-            text = s.red_flag.format(
-                urgency_label=self.wording.urgency_labels.get(urgency, urgency),
-                condition=(f.condition or "").replace("_", " "),
-                action_short=self.wording.action_short.get(urgency, ""),
-            )
-        elif f.kind == "safety_alert":
-            urgency = f.urgency or "routine"
-            text = s.safety_alert.format(urgency_label=self.wording.urgency_labels.get(urgency, urgency), text=f.text)
-        elif f.kind == "note":
-            text = s.note.format(text=f.text)
-        elif f.kind == "pmp":
-            text = s.pmp.format(status=self.wording.pmp_status_labels.get(f.status or "", f.status))
-        else:
-            text = s.adherence.format(text=f.text)
-        return _short(text)
+            values["condition"] = (f.condition or "").replace("_", " ")
+            values["action_short"] = self.wording.action_short.get(urgency, "")
+            return choose_form(s.red_flag, values)
+        if f.kind == "safety_alert":
+            return choose_form(s.safety_alert, values)
+        if f.kind == "note":
+            return choose_form(s.note, values)
+        if f.kind == "pmp":
+            return choose_form(s.pmp, status=self.wording.pmp_status_labels.get(f.status or "", f.status))
+        return choose_form(s.adherence, values)
 
     def _on_order(self, decision: DecisionDocument, f: Finding, ctx: CardContext) -> bool:
         order_sources = {o.source for o in ctx.draft_orders}
@@ -181,6 +226,7 @@ class CardBuilder:
         cites: Sequence[str],
         suggestions: list[dict[str, Any]],
         selection: str = "at-most-one",
+        kind: str | None = None,
     ) -> dict[str, Any]:
         card: dict[str, Any] = {
             "uuid": str(uuid.uuid4()),
@@ -188,24 +234,20 @@ class CardBuilder:
             "detail": detail,
             "indicator": indicator,
             "source": self._source(cites),
-            "overrideReasons": self._override_reasons(),
         }
+        reasons = self._override_reasons(kind)
+        if reasons:
+            card["overrideReasons"] = reasons
         if suggestions:
             card["suggestions"] = suggestions
             card["selectionBehavior"] = selection
         return card
 
-    def _missing_card(self, decision: DecisionDocument, ctx: CardContext) -> IssuedCard | None:
-        h = self.wording.detail_headings
-        rf = decision.red_flags
-        incomplete = rf is not None and rf.status == "incomplete"
-        missing = [m.fact for m in decision.missing_information or ()]
+    def _questionnaire_tasks(self, wanted: Sequence[str], ctx: CardContext) -> list[dict[str, Any]]:
+        """Suggestions: a draft Task per screening questionnaire whose score is not recorded."""
         questionnaires = self.wording.suggestions.missing_questionnaire
-        wanted = [p for p in missing if p in questionnaires.instruments]
-        if not incomplete and not wanted:
-            return None
         suggestions: list[dict[str, Any]] = []
-        for path in wanted[:3]:
+        for path in wanted:
             inst = questionnaires.instruments[path]
             system, code, display = default_code_index().code_for_fact(path)
             task: dict[str, Any] = {
@@ -219,23 +261,63 @@ class CardBuilder:
                 task["for"] = {"reference": ctx.patient_ref}
             suggestions.append(
                 {
-                    "label": _short(questionnaires.label.format(name=inst.name), 80),
+                    "label": questionnaires.label.format(name=inst.name),
                     "uuid": str(uuid.uuid4()),
                     "actions": [{"type": "create", "description": task["description"], "resource": task}],
                 }
             )
-        unanswered = list(rf.missing) if rf is not None else []
+        return suggestions
+
+    def _possible_card(self, decision: DecisionDocument, p: DecisionPossibleFinding, ctx: CardContext) -> IssuedCard:
+        """A possible red flag (evidence recorded, not settled): what was recorded, then the questions first."""
+        h = self.wording.detail_headings
+        questions = [q.question for q in p.settle][: self.wording.questions_per_card]
+        summary = choose_form(
+            self.wording.summaries.possible_red_flag,
+            urgency_label=self.wording.urgency_labels.get(p.urgency, p.urgency),
+            text=p.text[:1].upper() + p.text[1:],
+            condition=p.condition.replace("_", " "),
+            count=len(questions),
+        )
+        lines = [f"**{h.answer_first}**", "", *(f"{i}. {q}" for i, q in enumerate(questions, 1)), ""]
+        recorded = [_fact_line(fact, value, ctx.mapped.sources) for fact, value in p.evidence.items()]
+        if recorded:
+            lines += [f"**{h.facts}**", "", *recorded, ""]
+        lines += [f"**{h.sources}**", "", *citation_lines(tuple(p.rule.cites), self.guidelines)]
+        lines += self._footer(decision, (p.rule.id, p.rule.version))
+        indicator = self.wording.indicator_by_urgency.get(p.urgency, "info")
+        card = self._card(summary, "\n".join(lines), indicator, p.rule.cites, [])
+        return IssuedCard(card, p.rule.id, p.rule.version)
+
+    def _questions_card(self, decision: DecisionDocument, ctx: CardContext) -> IssuedCard | None:
+        """The decision's ranked next questions, in plain language, a few at a time.
+
+        Shown while the red-flag screen is incomplete, or when a screening questionnaire's score is
+        missing (offered as a Task); a questionnaire whose score is recorded is never suggested, its
+        missing items are asked.
+        """
+        h = self.wording.detail_headings
+        s = self.wording.summaries
+        rf = decision.red_flags
+        # a possible red flag also leaves the screen incomplete; its own card asks its questions first
+        incomplete = rf is not None and rf.status in ("incomplete", "possible")
+        missing = list(decision.missing_information or ())
+        instruments = self.wording.suggestions.missing_questionnaire.instruments
+        wanted = [m.fact for m in missing if m.fact in instruments]
+        if not incomplete and not wanted:
+            return None
+        # a questionnaire offered as a Task is not also asked item by item
+        asked = [m for m in missing if m.fact not in instruments][: self.wording.questions_per_card]
         if incomplete:
-            summary = self.wording.summaries.red_flag_screen_incomplete.format(count=len(unanswered))
+            summary = choose_form(s.red_flag_screen_incomplete, count=len(rf.missing) if rf else len(asked))
             indicator = self.wording.red_flag_screen_incomplete_indicator
         else:
-            summary = questionnaires.label.format(name=questionnaires.instruments[wanted[0]].name)
+            summary = choose_form(s.questions, count=len(missing))
             indicator = "info"
-        lines = [f"**{h.unknown}**", ""]
-        lines += [f"- `{p}`" for p in (unanswered if incomplete else [])[:20]]
-        lines += [f"- `{p}`" for p in missing[:_MISSING_LISTED] if p not in unanswered]
+        lines = [f"**{h.next_questions}**", "", *(f"{i}. {m.question}" for i, m in enumerate(asked, 1)), ""]
         lines += self._footer(decision, None)
-        card = self._card(_short(summary), "\n".join(lines), indicator, (), suggestions, selection="any")
+        suggestions = self._questionnaire_tasks(wanted[:3], ctx)
+        card = self._card(summary, "\n".join(lines), indicator, (), suggestions, selection="any")
         return IssuedCard(card, None, None)
 
     def _mapping_card(self, decision: DecisionDocument, ctx: CardContext) -> IssuedCard | None:
@@ -246,8 +328,8 @@ class CardBuilder:
         lines = [f"**{h.mapping}**", ""]
         lines += [f"- `{i.source}`: {i.message}" for i in notable[:20]]
         lines += self._footer(decision, None)
-        summary = self.wording.summaries.mapping_issues.format(count=len(notable))
-        return IssuedCard(self._card(_short(summary), "\n".join(lines), "info", (), []), None, None)
+        summary = choose_form(self.wording.summaries.mapping_issues, count=len(notable))
+        return IssuedCard(self._card(summary, "\n".join(lines), "info", (), []), None, None)
 
     def build(self, decision: DecisionDocument | Mapping[str, Any], ctx: CardContext) -> list[IssuedCard]:
         """Cards, most urgent first; a decision needing manual review gives one warning card.
@@ -259,8 +341,8 @@ class CardBuilder:
             decision = DecisionDocument.model_validate(decision)
         if decision.status != "ok":
             s = self.wording.summaries
-            detail = "\n".join([s.manual_review_detail, *self._footer(decision, None)])
-            card = self._card(_short(s.manual_review), detail, "warning", (), [])
+            detail = "\n".join([self.wording.manual_review_detail, *self._footer(decision, None)])
+            card = self._card(choose_form(s.manual_review), detail, "warning", (), [])
             return [IssuedCard(card, None, None)]
         cards: list[IssuedCard] = []
         for f in findings_of(decision):
@@ -268,9 +350,12 @@ class CardBuilder:
             if indicator is None:
                 continue
             suggestions = self._replacement(f, ctx) if f.kind == "adherence" else []
-            card = self._card(self._summary(f), self._detail(decision, f, ctx), indicator, f.cites, suggestions)
+            detail = self._detail(decision, f, ctx)
+            card = self._card(self.summary(f), detail, indicator, f.cites, suggestions, kind=f.kind)
             cards.append(IssuedCard(card, f.rule_id, f.rule_version))
-        for extra in (self._missing_card(decision, ctx), self._mapping_card(decision, ctx)):
+        possible = decision.red_flags.possible if decision.red_flags is not None else []
+        cards += [self._possible_card(decision, p, ctx) for p in possible]
+        for extra in (self._questions_card(decision, ctx), self._mapping_card(decision, ctx)):
             if extra is not None:
                 cards.append(extra)
         rank = {"critical": 0, "warning": 1, "info": 2}

@@ -13,6 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+FHIR_ID = r"^[A-Za-z0-9\-\.]{1,64}$"
+"""A FHIR R4 ``id``: the only thing a context token may put into a prefetch query URL."""
+
 SUMMARY_MAX = 140
 """A card summary is a "one-sentence, <140-character summary" (CDS Hooks 2.0.1, Card attributes)."""
 
@@ -75,7 +78,10 @@ class PatientViewContext(CdsModel):
     """``patient-view`` 1.0 context."""
 
     userId: str
-    patientId: str
+    patientId: str = Field(
+        pattern=FHIR_ID,
+        description="A FHIR id: it is substituted into prefetch queries, so nothing else is accepted.",
+    )
     encounterId: str | None = None
 
 

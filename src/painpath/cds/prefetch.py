@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from painpath.cds.models import HookRequest
-from painpath.cds.services import Catalogue, ServiceSpec
+from painpath.cds.services import Catalogue, InvalidToken, ServiceSpec
 from painpath.fhir import MappingIssue
 
 FETCH_TIMEOUT_SECONDS = 5.0
@@ -138,6 +138,8 @@ async def gather(request: HookRequest, service: ServiceSpec, catalogue: Catalogu
             query = catalogue.query(key, request.context)
         except KeyError as exc:
             raise DataUnavailable(key, f"context.{exc.args[0]} is needed for prefetch '{key}'", "context") from None
+        except InvalidToken as exc:
+            raise InvalidPrefetch(key, str(exc), f"context.{exc.name}") from None
         if request.fhirServer:
             to_fetch[key] = query
         elif catalogue.required(key):

@@ -2,7 +2,8 @@
 
 ``call_service`` parses the hook request (strictly: no repeated keys, the CDS Hooks models), gathers
 the FHIR data (``cds.prefetch``), maps it to facts (``fhir.mapping``), evaluates and records the
-decision like any other (``issue_mapped_decision``), builds the cards (``cds.cards``) and records
+decision like any other (``issue_mapped_decision``) when the call is in scope (``cds.scope``; else
+no cards), builds the cards (``cds.cards``) and records
 them with the client they were issued to. ``record_feedback`` stores feedback on cards, accepted
 only from that same client. Every failure is a ``CdsError`` (an OperationOutcome); no input gives a
 5xx. The HTTP route (``api.routes.cds_hooks``) only authenticates and hands the body over.
@@ -29,6 +30,7 @@ from painpath.api.state import Services
 from painpath.cds.cards import CardBuilder, CardContext
 from painpath.cds.models import HOOK_CONTEXTS, Feedback, HookRequest, OrderSelectContext, OrderSignContext
 from painpath.cds.prefetch import DataUnavailable, InvalidPrefetch, gather
+from painpath.cds.scope import load_scope
 from painpath.cds.services import ServiceSpec, load_catalogue
 from painpath.cds.wording import load_wording
 from painpath.store import CardRecord, FeedbackRecord, UnknownCards
@@ -108,6 +110,16 @@ async def call_service(services: Services, service_id: str, raw: bytes, caller: 
     patient_ref = f"Patient/{context.patientId}"
     if mapped.patient_ref is not None and mapped.patient_ref != patient_ref:
         raise CdsError(400, "invalid", "the prefetched Patient is not context.patientId", ["prefetch.patient"])
+    scope = load_scope()
+    if service.hook == "patient-view":
+        answered = scope.patient_in_scope(gathered.resources)
+    else:
+        focused = [r for r in drafts if f"{r['resourceType']}/{r['id']}" in focus]
+        answered = scope.orders_in_scope(focused, mapped.referrals, gathered.resources)
+    if not answered:
+        # painpath has no rules for this order or patient: no cards, nothing evaluated or recorded
+        log.info("cds_out_of_scope", service=service.id, hook=hook.hook)
+        return {"cards": []}
     issued = await issue_mapped_decision(
         services, mapped, caller, extra={"cds": {"service": service.id, "hook": hook.hook}}
     )

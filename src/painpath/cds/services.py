@@ -11,10 +11,20 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict
 
+from painpath.cds.models import FHIR_ID
 from painpath.fhir import CodeIndex, default_code_index
 
 SERVICES_FILE = Path(__file__).with_name("services.yaml")
 _TOKEN = re.compile(r"\{\{\s*context\.([A-Za-z]+)\s*\}\}")
+_FHIR_ID = re.compile(FHIR_ID)
+
+
+class InvalidToken(ValueError):
+    """A context value that is not a FHIR id, so may not be substituted into a query URL."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"context.{name} must be a FHIR id ([A-Za-z0-9-.], 1-64 characters)")
+        self.name = name
 
 
 class _Strict(BaseModel):
@@ -81,12 +91,18 @@ class Catalogue:
         return self.data.prefetch[key].required
 
     def query(self, key: str, context: Mapping[str, Any]) -> str:
-        """The prefetch template of ``key`` with the context tokens filled in."""
+        """The prefetch template of ``key`` with the context tokens filled in.
+
+        ``KeyError`` when a token's context value is absent; ``InvalidToken`` when it is not a FHIR id
+        (a value such as ``1&_include=*`` or ``../Patient`` would change the query).
+        """
 
         def fill(match: re.Match[str]) -> str:
             value = context.get(match.group(1))
             if not isinstance(value, str):
                 raise KeyError(match.group(1))
+            if not _FHIR_ID.fullmatch(value):
+                raise InvalidToken(match.group(1))
             return value
 
         return _TOKEN.sub(fill, self.templates[key])

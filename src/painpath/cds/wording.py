@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 Indicator = Literal["info", "warning", "critical"]
 WORDING_FILE = Path(__file__).with_name("cards.yaml")
@@ -52,20 +52,27 @@ class Reason(_Strict):
 
 
 class OverrideReasons(_Strict):
+    on_kinds: frozenset[str]
+    """The finding kinds whose cards offer override reasons (cards that only ask for data never do)."""
     system: str
     codes: tuple[Reason, ...]
 
 
+Forms = tuple[str, ...]
+"""A summary's forms, longest first: the first that fits is shown, none is ever cut."""
+
+
 class Summaries(_Strict):
-    red_flag: str
-    safety_alert: str
-    adherence: str
-    note: str
-    red_flag_screen_incomplete: str
-    pmp: str
-    mapping_issues: str
-    manual_review: str
-    manual_review_detail: str
+    red_flag: Forms = Field(min_length=1)
+    safety_alert: Forms = Field(min_length=1)
+    adherence: Forms = Field(min_length=1)
+    note: Forms = Field(min_length=1)
+    pmp: Forms = Field(min_length=1)
+    possible_red_flag: Forms = Field(min_length=1)
+    red_flag_screen_incomplete: Forms = Field(min_length=1)
+    questions: Forms = Field(min_length=1)
+    mapping_issues: Forms = Field(min_length=1)
+    manual_review: Forms = Field(min_length=1)
 
 
 class Headings(_Strict):
@@ -76,6 +83,8 @@ class Headings(_Strict):
     sources: str
     facts: str
     mapping: str
+    answer_first: str
+    next_questions: str
     provenance: str
 
 
@@ -86,6 +95,12 @@ class Wording(_Strict):
     against_order_indicator: Indicator
     red_flag_screen_incomplete_indicator: Indicator
     summaries: Summaries
+    manual_review_detail: str
+    short_summaries: dict[str, str]
+    """Rule id -> a short summary, for rules whose own text does not fit in a summary."""
+    questions_per_card: int = Field(ge=1, le=20)
+    source_labels: dict[str, str]
+    """Guideline id -> its short name, the card's ``source.label``."""
     urgency_labels: dict[str, str]
     action_short: dict[str, str]
     pmp_status_labels: dict[str, str]

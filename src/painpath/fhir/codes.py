@@ -79,6 +79,8 @@ class ConditionCode(_Row):
     any_status: bool = False
     recognised_only: bool = False
     verification: Verification
+    value_set: str | None = None
+    """The value set (``conditions.<name>``) the row is listed under; set when the tables are read."""
 
 
 class MedicationCode(_Row):
@@ -173,6 +175,8 @@ def _expand(raw: dict[str, Any]) -> dict[str, Any]:
             shared = {k: v for k, v in spec.items() if k != "codes"}
             if key == "fact":
                 shared["fact"] = name
+            elif section == "conditions":
+                shared["value_set"] = name
             for row in spec.get("codes") or []:
                 rows.append({**shared, **row} if isinstance(row, dict) else row)
         raw[section] = rows
