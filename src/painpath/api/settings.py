@@ -13,6 +13,8 @@ PAINPATH_DATABASE_URL      SQLAlchemy URL (``postgresql://...``)        SQLite f
 PAINPATH_RULES_DIR         rules directory                              the repository's rules/
 PAINPATH_SITE_CONFIG       site configuration (parameter overrides)     none
 PAINPATH_MAX_BODY_BYTES    largest accepted request body                1048576 (1 MiB)
+PAINPATH_FHIR_MAX_BODY_BYTES  largest ``application/fhir+json`` body    16777216 (16 MiB)
+                           (a Bundle or QuestionnaireResponse)
 PAINPATH_WORKERS           evaluation worker processes (0: in-process)  CPU count (0 on one CPU)
 PAINPATH_DEV_MODE          1: no API keys (loopback binding only)       0
 PAINPATH_LOG_LEVEL         structured log level                         INFO
@@ -57,6 +59,7 @@ _ENV = {
     "rules_dir": "PAINPATH_RULES_DIR",
     "site_config": "PAINPATH_SITE_CONFIG",
     "max_body_bytes": "PAINPATH_MAX_BODY_BYTES",
+    "fhir_max_body_bytes": "PAINPATH_FHIR_MAX_BODY_BYTES",
     "workers": "PAINPATH_WORKERS",
     "dev_mode": "PAINPATH_DEV_MODE",
     "log_level": "PAINPATH_LOG_LEVEL",
@@ -99,6 +102,7 @@ class Settings(BaseModel):
     rules_dir: Path = Field(default_factory=default_rules_dir)
     site_config: Path | None = None
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    fhir_max_body_bytes: int = Field(default=16 * 1_048_576, ge=1024)
     workers: int | None = Field(default=None, ge=0, le=64)
     dev_mode: bool = False
     log_level: str = Field(default="INFO", pattern=r"(?i)^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")

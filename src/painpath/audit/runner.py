@@ -61,6 +61,8 @@ class AuditOptions:
     sample_size: int = 20
     explanations: bool = False
     subject_lists: bool = True
+    as_of: datetime.date | None = None
+    """FHIR cohorts: the assessment date (default today); ages and staleness are measured from it."""
     progress: Callable[[int, int], None] | None = None
     """Called with (bytes read, total bytes) as chunks complete."""
 
@@ -211,7 +213,14 @@ def run_audit(opts: AuditOptions) -> dict[str, Any]:
         try:
             for index, records in enumerate(_chunks(fmt.records(stream), opts.chunk_size)):
                 chunk = Chunk(
-                    index, opts.format, records, spec, opts.sample_size, opts.explanations, opts.subject_lists
+                    index,
+                    opts.format,
+                    records,
+                    spec,
+                    opts.sample_size,
+                    opts.explanations,
+                    opts.subject_lists,
+                    opts.as_of,
                 )
                 in_flight.append(executor.submit(chunk))
                 while len(in_flight) >= 2 * executor.workers:

@@ -14,6 +14,7 @@ function.
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import json
 from collections import Counter
@@ -57,6 +58,7 @@ class Chunk:
     sample_size: int = 20
     explanations: bool = False
     subject_lists: bool = True
+    as_of: datetime.date | None = None
 
 
 @dataclass
@@ -127,7 +129,7 @@ def evaluate_chunk(chunk: Chunk) -> ChunkResult:
     k = chunk.sample_size
     for line, raw in chunk.records:
         try:
-            facts, issues = to_facts(raw)
+            facts, issues = to_facts(raw, chunk.as_of)
         except FactsValidationError as exc:
             result.rejected.append((line, reject_reason(exc)))
             continue

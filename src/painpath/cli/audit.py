@@ -52,13 +52,17 @@ def run_audit_command(args: argparse.Namespace) -> int:
     if args.engine == "dask" and not args.scheduler:
         print("painpath: --engine dask needs --scheduler ADDRESS", file=sys.stderr)
         return ExitCode.USAGE
+    fmt = args.format or guess_format(args.cohort)
+    if args.as_of is not None and fmt != "fhir-ndjson":
+        print("painpath: --as-of applies to --format fhir-ndjson (facts give assessment_date)", file=sys.stderr)
+        return ExitCode.USAGE
     with _progress(_want_progress(args.progress)) as progress:
         try:
             summary = run_audit(
                 AuditOptions(
                     cohort=Path(args.cohort),
                     out=Path(args.out),
-                    format=args.format or guess_format(args.cohort),
+                    format=fmt,
                     jobs=args.jobs,
                     engine=args.engine,
                     scheduler=args.scheduler,
@@ -67,6 +71,7 @@ def run_audit_command(args: argparse.Namespace) -> int:
                     chunk_size=max(1, args.chunk_size),
                     explanations=args.explanations,
                     subject_lists=not args.no_subject_list,
+                    as_of=args.as_of,
                     progress=progress,
                 )
             )
