@@ -375,7 +375,8 @@ def _answer_value(spec: ItemSpec, answer: Mapping[str, Any]) -> tuple[Any, str |
     key, raw = _value_of(answer)
     expected = _ANSWER_KEYS[spec.type]
     if key != expected:
-        return None, f"a {spec.type} item is answered with {expected}, not {key or 'no value'}"
+        article = "an" if spec.type[0] in "aeiou" else "a"
+        return None, f"{article} {spec.type} question takes {expected}, not {key or 'no value'}"
     if spec.type == "choice":
         coding = (str(raw.get("system", "")), str(raw.get("code", ""))) if isinstance(raw, Mapping) else ("", "")
         if spec.options is None or coding not in spec.options:
