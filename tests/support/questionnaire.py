@@ -33,7 +33,10 @@ def question_items(questionnaire: Mapping[str, Any]) -> dict[str, dict[str, Any]
 
 
 def _extension(option: Mapping[str, Any], url: str) -> Any:
-    return next((next(v for k, v in e.items() if k.startswith("value")) for e in option.get("extension", []) if e["url"] == url), None)
+    for extension in option.get("extension", []):
+        if extension["url"] == url:
+            return next(v for k, v in extension.items() if k.startswith("value"))
+    return None
 
 
 def _option(item: Mapping[str, Any], value: Any) -> dict[str, Any]:
