@@ -38,8 +38,12 @@ def test_the_questionnaire_is_served_as_fhir_json_equal_to_the_repository_copy(s
         openapi = client.get("/openapi.json").json()
     operation = openapi["paths"]["/fhir/Questionnaire/painpath-msk"]["get"]
     assert FHIR in operation["responses"]["200"]["content"]
-    body = openapi["paths"]["/v1/evaluations"]["post"]["requestBody"]["content"][FHIR]["schema"]["oneOf"]
-    assert {"$ref": "#/components/schemas/FhirQuestionnaireResponse"} in body
+    body = openapi["paths"]["/v1/evaluations"]["post"]["requestBody"]
+    assert body["content"][FHIR]["x-painpath-also"] == {"$ref": "#/components/schemas/FhirQuestionnaireResponse"}
+    assert "QuestionnaireResponse" in body["description"]
+    assert openapi["components"]["schemas"]["FhirQuestionnaireResponse"]["properties"]["resourceType"] == {
+        "const": "QuestionnaireResponse"
+    }
     params = {p["name"] for p in openapi["paths"]["/v1/evaluations"]["post"]["parameters"]}
     assert {"as_of", "trace"} <= params
 

@@ -145,7 +145,7 @@ def test_an_unknown_link_id_is_rejected_naming_it() -> None:
     [
         ("red_flags.saddle_anaesthesia", {"valueString": "yes"}, "a boolean question takes valueBoolean"),
         ("pain.intensity_nrs", {"valueDecimal": 6.5}, "an integer question takes valueInteger"),
-        ("pain.intensity_nrs", {"valueInteger": 11}, "11 is outside 0-10"),
+        ("pain.intensity_nrs", {"valueInteger": 11}, "11 is above the greatest value, 10"),
         ("pain.duration_months", {"valueInteger": 6}, "a decimal question takes valueDecimal"),
         ("demographics.sex", {"valueCoding": {"system": "http://x", "code": "female"}}, "not one of"),
         ("demographics.sex", {"valueString": "female"}, "a choice question takes valueCoding"),

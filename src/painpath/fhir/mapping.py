@@ -390,10 +390,10 @@ def _answer_value(spec: ItemSpec, answer: Mapping[str, Any]) -> tuple[Any, str |
     number = Decimal(str(raw))
     if spec.type == "integer" and number != number.to_integral_value():
         return None, "valueInteger must be a whole number"
-    if (fact.minimum is not None and number < Decimal(str(fact.minimum))) or (
-        fact.maximum is not None and number > Decimal(str(fact.maximum))
-    ):
-        return None, f"{raw} is outside {fact.minimum:g}-{fact.maximum:g}"
+    if fact.minimum is not None and number < Decimal(str(fact.minimum)):
+        return None, f"{raw} is below the least value, {fact.minimum:g}"
+    if fact.maximum is not None and number > Decimal(str(fact.maximum)):
+        return None, f"{raw} is above the greatest value, {fact.maximum:g}"
     return (int(number) if spec.type == "integer" else float(number)), None
 
 
