@@ -71,8 +71,12 @@ def test_synth_is_seeded_labelled_and_valid(cohort: Path) -> None:
     assert again.stdout.encode().splitlines() == lines[:5]
     other = run("synth", "--n", "5", "--seed", "8")
     assert other.stdout.encode().splitlines() != lines[:5]
-    facts = [parse_facts_json(line) for line in lines]
+    records = [json.loads(line) for line in lines]
+    # each line carries its envelope (site, clinician) beside the facts, which include the assessment date
+    assert all(r.pop("site").startswith("SITE-") and r.pop("clinician") for r in records)
+    facts = [parse_facts_json(json.dumps(r)) for r in records]
     assert all(f.patient_id and f.patient_id.startswith("SYNTHETIC-7-") for f in facts)
+    assert all(f.assessment_date is not None for f in facts)
     # varied: some red flags answered yes, some facts missing, some care not documented
     assert any(f.red_flags.saddle_anaesthesia is None for f in facts)
     assert any(f.care.education_given is False for f in facts)
@@ -155,10 +159,17 @@ def test_html_report_is_self_contained_and_bars_link_to_patients(audited: Path) 
     assert "SYNTHETIC COHORT" in html
     assert f"{N + 3} records read: {N} evaluated + 3 rejected = {N + 3}" in html
     assert not re.search(r"(?i)(https?:)?//[a-z0-9]", html), "no external URLs"
-    assert "<script" not in html.lower()
+    assert not re.search(r"(?i)<script[^>]*\bsrc=", html), "only our inline script"
+    assert "<link" not in html.lower()
     anchors = set(re.findall(r'id="([^"]+)"', html))
     links = set(re.findall(r'href="#([^"]+)"', html))
     assert links and links <= anchors, sorted(links - anchors)[:5]
+    # every count that links into the drill-down table names rows that the table holds
+    drill_links = set(re.findall(r'data-drill="([^"]+)"', html))
+    drill_rows = set(re.findall(r'<tr data-key="([^"]+)"', html))
+    assert drill_links and drill_links <= drill_rows, sorted(drill_links - drill_rows)[:5]
+    assert html.count('id="drill-table"') == 1  # one table, not a section per population
+    assert "qs155 4 medicines lbp" not in html.lower()  # labels come from the data, not from ids
     for section in (
         "Adherence per recommendation",
         "Red-flag findings by urgency",
@@ -166,7 +177,7 @@ def test_html_report_is_self_contained_and_bars_link_to_patients(audited: Path) 
         "missing facts",
     ):
         assert section in html
-    assert 'class="ci"' in html  # interval whiskers are drawn
+    assert html.count('<svg role="img" class="chart"') >= 4  # Vega-Lite charts, inline
     assert "red_flags.saddle_anesthesia: unknown field" in html  # the rejected records are shown
 
 
@@ -174,7 +185,9 @@ def test_csv_cohort_gives_the_same_audit(audited: Path, cohort: Path, tmp_path: 
     """The same patients as CSV (flat catalogue paths as columns) give the same per-patient results."""
     from painpath.facts import CATALOGUE, flatten
 
-    facts = [parse_facts_json(line) for line in cohort.read_bytes().splitlines()[:60]]
+    envelope = ("site", "clinician")  # beside the facts in a synth line; not facts
+    records = [json.loads(line) for line in cohort.read_bytes().splitlines()[:60]]
+    facts = [parse_facts_json(json.dumps({k: v for k, v in r.items() if k not in envelope})) for r in records]
     columns = ["patient_id", *CATALOGUE]
     path = tmp_path / "c.csv"
     with path.open("w", newline="") as f:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from painpath.audit.stats import wilson_interval
+from painpath.audit.stats import newcombe_difference, wilson_interval
 
 
 @pytest.mark.parametrize(
@@ -31,3 +31,29 @@ def test_no_denominator_has_no_interval() -> None:
     assert wilson_interval(0, 0) is None
     with pytest.raises(ValueError, match="between 0 and total"):
         wilson_interval(3, 2)
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        # Newcombe (1998), Statistics in Medicine 17:873, table II, method 10 (hybrid score, no correction)
+        ((56, 70, 48, 80), (0.0524, 0.3339)),
+        ((9, 10, 3, 10), (0.1705, 0.8090)),
+        ((6, 7, 2, 7), (0.0582, 0.8062)),
+        ((5, 56, 0, 29), (-0.0381, 0.1926)),
+    ],
+)
+def test_newcombe_difference_matches_published_values(
+    counts: tuple[int, int, int, int], expected: tuple[float, float]
+) -> None:
+    a, m, b, n = counts
+    low, high = expected
+    result = newcombe_difference(a, m, b, n)
+    assert result is not None
+    d, lo, hi = result
+    assert d == pytest.approx(a / m - b / n)
+    assert (lo, hi) == pytest.approx((low, high), abs=1e-4)
+
+
+def test_newcombe_difference_needs_both_denominators() -> None:
+    assert newcombe_difference(1, 2, 0, 0) is None

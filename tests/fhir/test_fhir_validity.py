@@ -49,7 +49,9 @@ def audit_documents(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[
     cohort = tmp / "cohort.ndjson"
     bundles = [patient_bundle("order_sign_cauda_equina"), patient_bundle("order_sign_lumbar_mri")]
     cohort.write_bytes(b"\n".join(orjson.dumps(b) for b in bundles) + b"\n")
-    result = run("audit", str(cohort), "--out", str(tmp / "out"), "--format", "fhir-ndjson", "--jobs", "1")
+    # stratified (issue 16): every MeasureReport group then carries stratifiers with their strata
+    args = ("--format", "fhir-ndjson", "--jobs", "1", "--stratify", "site,age_band,sex")
+    result = run("audit", str(cohort), "--out", str(tmp / "out"), *args)
     assert result.returncode == 0, result.stderr
     out: dict[str, dict[str, Any]] = {}
     summary = json.loads((tmp / "out" / "measure-report-summary.json").read_text(encoding="utf-8"))
@@ -94,6 +96,10 @@ def test_measure_reports_are_valid(audit_documents: dict[str, dict[str, Any]]) -
 
 def test_the_documents_are_not_empty(tmp_path: Path, audit_documents: dict[str, dict[str, Any]]) -> None:
     assert any(d["resourceType"] == "MeasureReport" for d in audit_documents.values())
+    summary = audit_documents["Bundle of summary MeasureReports"]
+    group = summary["entry"][0]["resource"]["group"][0]
+    assert [s["code"][0]["coding"][0]["code"] for s in group["stratifier"]] == ["site", "age_band", "sex"]
+    assert all(st["population"] for s in group["stratifier"] for st in s["stratum"])
 
 
 @pytest.fixture(scope="module")

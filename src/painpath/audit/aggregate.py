@@ -28,6 +28,12 @@ class Aggregate:
     counts: Counter[str] = field(default_factory=Counter)
     samples: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
     first_rejected: list[tuple[int, str]] = field(default_factory=list)
+    outside_period: int = 0
+    undated: int = 0
+    first_date: str | None = None
+    last_date: str | None = None
+    strata: dict[str, list[Counter[str]]] = field(default_factory=dict)
+    """``<stratifier>|<value>`` -> per measure: code -> patients."""
 
     def __post_init__(self) -> None:
         self.codes = [Counter() for _ in self.measures.measures]
@@ -36,6 +42,16 @@ class Aggregate:
         self.n_input += r.n_input
         self.evaluated += r.evaluated
         self.rejected += len(r.rejected)
+        self.outside_period += r.outside_period
+        self.undated += r.undated
+        if r.first_date is not None:
+            self.first_date = min(self.first_date or r.first_date, r.first_date)
+        if r.last_date is not None:
+            self.last_date = max(self.last_date or r.last_date, r.last_date)
+        for key, per_measure in r.strata.items():
+            mine_strata = self.strata.setdefault(key, [Counter() for _ in self.measures.measures])
+            for counter, theirs_codes in zip(mine_strata, per_measure, strict=True):
+                counter.update(theirs_codes)
         self.first_rejected.extend(r.rejected[: max(0, self.sample_size - len(self.first_rejected))])
         for mine, theirs in zip(self.codes, r.codes, strict=True):
             mine.update(theirs)

@@ -59,6 +59,7 @@ RESULT_FILES: Mapping[str, str] = {
     "red_flags.csv": "text/csv; charset=utf-8",
     "pmp.csv": "text/csv; charset=utf-8",
     "missing_facts.csv": "text/csv; charset=utf-8",
+    "data_quality.csv": "text/csv; charset=utf-8",
     "measure-report-summary.json": "application/fhir+json",
     "measure-report-subject-list.ndjson": "application/fhir+ndjson",
 }

@@ -23,7 +23,7 @@ numerator / (denominator - exclusions - exceptions), i.e. ``M / (M + N)``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -77,6 +77,46 @@ class Measure:
     rule_id: str | None = None
     urgency: str | None = None
     condition: str | None = None
+    target: Target | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """The rate an adherence measure is compared with (``measures.yaml`` ``targets``)."""
+
+    value: float
+    cites: tuple[str, ...]
+    local: str | None = None
+    """Why the target is a local one (no published standard sets it); ``None`` when a standard does."""
+
+
+@dataclass(frozen=True)
+class Band:
+    label: str
+    below: float | None = None
+
+
+@dataclass(frozen=True)
+class Stratifier:
+    """One way of splitting the cohort (``measures.yaml`` ``stratifiers``)."""
+
+    key: str
+    label: str
+    envelope: str | None = None
+    fact: str | None = None
+    bands: tuple[Band, ...] = ()
+
+    def value(self, flat: Mapping[str, Any], envelope: Mapping[str, str]) -> str | None:
+        """This patient's stratum, or ``None`` when the record does not say."""
+        raw: Any = envelope.get(self.envelope) if self.envelope else flat.get(self.fact or "")
+        if raw is None or raw == "":
+            return None
+        if self.bands:
+            for band in self.bands:
+                if band.below is None or float(raw) < band.below:
+                    return band.label
+            return None
+        return str(raw)
 
 
 @dataclass(frozen=True)
@@ -97,6 +137,8 @@ class MeasureSet:
     ruleset_name: str
     ruleset_version: str
     ruleset_hash: str
+    stratifiers: Mapping[str, Stratifier] = field(default_factory=dict)
+    not_recorded: str = "not recorded"
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -111,6 +153,36 @@ def _spec(path: Path = MEASURES_FILE) -> dict[str, Any]:
 
 def _rec_sort(key: str) -> tuple[int, int, str]:
     return (0, int(key), "") if key.isdigit() else (1, 0, key)
+
+
+def _target(spec: dict[str, Any], key: str) -> Target:
+    t = {**spec["default"], **spec.get("by_measure", {}).get(key, {})}
+    return Target(float(t["value"]), tuple(t.get("cites", ())), t.get("local"))
+
+
+def _stratifiers(spec: dict[str, Any]) -> dict[str, Stratifier]:
+    return {
+        key: Stratifier(
+            key,
+            s["label"],
+            envelope=s.get("envelope"),
+            fact=s.get("fact"),
+            bands=tuple(Band(b["label"], b.get("below")) for b in s.get("bands", ())),
+        )
+        for key, s in spec.items()
+    }
+
+
+def _title(rules: list[Rule], rec: str, ruleset: RulesetIR) -> str:
+    """A measure's title from the data: the guideline section its rules cite first, else the rule's title."""
+    prefix = rules[0].title.split(" - ")[0]
+    for cite in rules[0].cites:
+        gid, _, section = cite.partition("#")
+        guideline = ruleset.guidelines.get(gid)
+        if guideline is not None and section in guideline.sections:
+            text = " ".join(str(guideline.sections[section]).split())
+            return f"{prefix}: {text}"
+    return rules[0].title
 
 
 def build_measures(ruleset: RulesetIR) -> MeasureSet:
@@ -131,9 +203,12 @@ def build_measures(ruleset: RulesetIR) -> MeasureSet:
         if source is not None and rec in source.sections:
             title = f"Lin {rec}: {source.sections[rec]}"
         else:
-            title = rules[0].title.split(" - ")[0] + ": " + rec.replace("_", " ")
+            title = _title(rules, rec, ruleset)
         cites = tuple(dict.fromkeys(c for r in rules for c in r.cites))
-        measures.append(Measure(f"bp-{rec}", "adherence", title, cites, recommendation=rec))
+        key = f"bp-{rec}"
+        measures.append(
+            Measure(key, "adherence", title, cites, recommendation=rec, target=_target(spec["targets"], key))
+        )
     rank = ruleset.vocabulary.urgency_rank
     for rule in sorted(findings, key=lambda r: rank.get(getattr(r.concludes, "urgency", ""), 99)):
         c = rule.concludes
@@ -155,6 +230,8 @@ def build_measures(ruleset: RulesetIR) -> MeasureSet:
         ruleset.name,
         ruleset.version,
         ruleset.content_hash,
+        _stratifiers(spec["stratifiers"]),
+        spec["not_recorded"],
     )
 
 

@@ -11,11 +11,15 @@ FHIR NDJSON: one FHIR R4 ``Bundle`` per line, mapped by ``painpath.fhir.facts_fr
 its mapping issues (unknown codes, conflicting or stale observations, ...) are counted by code in
 the audit summary (``input_issues``), never silently dropped.
 
+Envelope: a JSON Lines record may carry ``site`` and ``clinician`` beside its facts (a CSV the
+columns of the same names). They say where the record comes from, stratify the audit, and are never
+facts a rule reads. FHIR Bundles carry none today.
+
 CSV: one row per patient. The header names facts by their flat catalogue path
-(``painpath.facts.catalogue``, e.g. ``red_flags.saddle_anaesthesia``), plus ``patient_id`` and
-``assessment_date``. Empty cells are "not recorded". Yes/no facts take ``true``/``false`` (also
-``yes``/``no``, ``1``/``0``); sets are ``;``-separated values, ``[]`` for a recorded empty set (an empty
-cell is "not recorded"); numbers are plain decimals. An
+(``painpath.facts.catalogue``, e.g. ``red_flags.saddle_anaesthesia``), plus ``patient_id``,
+``assessment_date``, ``site`` and ``clinician``. Empty cells are "not recorded". Yes/no facts
+take ``true``/``false`` (also ``yes``/``no``, ``1``/``0``); sets are ``;``-separated values,
+``[]`` for a recorded empty set (an empty cell is "not recorded"); numbers are plain decimals. An
 unknown column stops the audit before any row is read (it would otherwise be silently ignored in
 every row).
 """
@@ -35,7 +39,11 @@ from painpath.errors import FactsValidationError, Problem, suggest
 from painpath.facts import CATALOGUE, PatientFacts, parse_facts, parse_facts_json, unflatten
 from painpath.fhir import facts_from_bundle
 
-CSV_EXTRA_COLUMNS = ("patient_id", "assessment_date")
+ENVELOPE_KEYS = ("site", "clinician")
+"""Keys beside the facts that say where a record comes from (used only to stratify the audit, never by a rule)."""
+ENVELOPE_MAX = 128
+"""The longest envelope value (a site or clinician code, never free text)."""
+CSV_EXTRA_COLUMNS = ("patient_id", "assessment_date", *ENVELOPE_KEYS)
 EMPTY_SET = "[]"
 _TRUE = frozenset({"true", "yes", "y", "1"})
 _FALSE = frozenset({"false", "no", "n", "0"})
@@ -43,8 +51,9 @@ _INVALID = "\x00invalid"
 """Key of a row the CSV reader could not split (never a column name: the header is checked)."""
 
 
-Parsed = tuple[PatientFacts, tuple[str, ...]]
-"""One record's facts and the codes of the issues its mapping reported."""
+Envelope = dict[str, str]
+Parsed = tuple[PatientFacts, tuple[str, ...], Envelope]
+"""One record's facts, the codes of the issues its mapping reported, and its envelope (site, clinician)."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,10 @@ def _cell(path: str, cell: str) -> Any:
 
 def csv_to_facts(row: Mapping[str, str]) -> PatientFacts:
     """One CSV row as facts (cells converted by the fact's kind, then validated like any facts)."""
+    return _csv_record(row)[0]
+
+
+def _csv_record(row: Mapping[str, str]) -> tuple[PatientFacts, Envelope]:
     if _INVALID in row:
         raise FactsValidationError("invalid CSV row", [Problem("(row)", row[_INVALID])])
     flat: dict[str, Any] = {}
@@ -150,15 +163,34 @@ def csv_to_facts(row: Mapping[str, str]) -> PatientFacts:
             problems.append(Problem(column, str(exc)))
     if problems:
         raise FactsValidationError("invalid patient facts", problems)
-    return parse_facts({**extra, **unflatten(flat)})
+    envelope = {k: extra.pop(k) for k in ENVELOPE_KEYS if k in extra}
+    return parse_facts({**extra, **unflatten(flat)}), envelope
+
+
+def _envelope_value(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= ENVELOPE_MAX:
+        problem = Problem(key, f"expected text of 1 to {ENVELOPE_MAX} characters")
+        raise FactsValidationError("invalid record envelope", [problem])
+    return value
 
 
 def _facts_json(raw: bytes, as_of: datetime.date | None = None) -> Parsed:
-    return parse_facts_json(raw), ()
+    """A facts document, optionally with envelope keys (``site``, ``clinician``) beside the facts."""
+    if b'"site"' not in raw and b'"clinician"' not in raw:  # the common case: parse the bytes directly
+        return parse_facts_json(raw), (), {}
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return parse_facts_json(raw), (), {}  # the same error as a record without an envelope
+    if not isinstance(doc, dict):
+        return parse_facts_json(raw), (), {}
+    envelope = {k: _envelope_value(k, doc.pop(k)) for k in ENVELOPE_KEYS if k in doc}
+    return parse_facts(doc), (), envelope
 
 
 def _facts_csv(row: Mapping[str, str], as_of: datetime.date | None = None) -> Parsed:
-    return csv_to_facts(row), ()
+    facts, envelope = _csv_record(row)
+    return facts, (), envelope
 
 
 def fhir_bundle_to_facts(raw: bytes, as_of: datetime.date | None = None) -> Parsed:
@@ -169,7 +201,7 @@ def fhir_bundle_to_facts(raw: bytes, as_of: datetime.date | None = None) -> Pars
     except orjson.JSONDecodeError as exc:
         raise FactsValidationError("invalid JSON", [Problem("(root)", f"invalid JSON: {exc}")]) from None
     mapped = facts_from_bundle(bundle, as_of=as_of)
-    return mapped.facts, tuple(issue.code for issue in mapped.issues)
+    return mapped.facts, tuple(issue.code for issue in mapped.issues), {}
 
 
 FORMATS: Mapping[str, InputFormat] = {

@@ -45,6 +45,10 @@ class AuditError(PainpathError):
     """The audit could not run (unreadable input, workers on another ruleset, no scheduler)."""
 
 
+class AuditUnavailable(AuditError):
+    """Something the audit reads could not be reached (the decision log's database)."""
+
+
 @dataclass
 class AuditOptions:
     """Everything one audit run needs."""
@@ -61,10 +65,18 @@ class AuditOptions:
     sample_size: int = 20
     explanations: bool = False
     subject_lists: bool = True
+    progress: Callable[[int, int | None], None] | None = None
+    """Called with (records done, estimated records in the file or ``None``) as chunks complete."""
+    period: tuple[datetime.date, datetime.date] | None = None
+    """Evaluate the records assessed in this period (inclusive); the others are counted as outside it."""
+    stratify: tuple[str, ...] = ()
+    """Stratifier keys of ``measures.yaml`` to report populations by."""
+    compare: Path | None = None
+    """A previous audit's output directory to compare each measure's rate with."""
+    decision_log: str | None = None
+    """A decision-log database URL whose triage outcomes are compared with painpath's advice."""
     as_of: datetime.date | None = None
     """FHIR cohorts: the assessment date (default today); ages and staleness are measured from it."""
-    progress: Callable[[int, int], None] | None = None
-    """Called with (bytes read, total bytes) as chunks complete."""
 
 
 class _Pending(Protocol):
@@ -155,6 +167,17 @@ def run_audit(opts: AuditOptions) -> dict[str, Any]:
     rules_dir = (opts.rules_dir or default_rules_dir()).resolve()
     ruleset = load_ruleset(rules_dir)
     measures = build_measures(ruleset)
+    unknown = [s for s in opts.stratify if s not in measures.stratifiers]
+    if unknown:
+        raise AuditError(f"unknown stratifier {unknown[0]!r} (known: {', '.join(measures.stratifiers)})")
+    previous = None
+    if opts.compare is not None:
+        from painpath.audit.compare import CompareError, read_previous  # noqa: PLC0415 - only when comparing
+
+        try:
+            previous = read_previous(opts.compare)  # before the run: a wrong directory fails fast
+        except CompareError as exc:
+            raise AuditError(str(exc)) from exc
     spec = EngineSpec(str(rules_dir), str(opts.site_config.resolve()) if opts.site_config else None)
     fmt = FORMATS[opts.format]
     try:
@@ -190,6 +213,7 @@ def run_audit(opts: AuditOptions) -> dict[str, Any]:
         rejected_rows = csv.writer(rejected, lineterminator="\n")
         rejected_rows.writerow(["line", "reason"])
         in_flight: deque[_Pending] = deque()
+        submitted = [0]
 
         def collect(future: _Pending) -> None:
             r = future.result()
@@ -208,7 +232,9 @@ def run_audit(opts: AuditOptions) -> dict[str, Any]:
                     subjects.add(key, entries)
             if opts.progress is not None:
                 with contextlib.suppress(ValueError, OSError):
-                    opts.progress(stream.tell(), total_bytes)
+                    read = stream.tell()  # the reader is ahead of the results: estimate from what it has read
+                    estimate = round(submitted[0] * total_bytes / read) if read else None
+                    opts.progress(agg.n_input, estimate)
 
         try:
             for index, records in enumerate(_chunks(fmt.records(stream), opts.chunk_size)):
@@ -220,9 +246,12 @@ def run_audit(opts: AuditOptions) -> dict[str, Any]:
                     opts.sample_size,
                     opts.explanations,
                     opts.subject_lists,
+                    opts.period,
+                    opts.stratify,
                     opts.as_of,
                 )
                 in_flight.append(executor.submit(chunk))
+                submitted[0] += len(records)
                 while len(in_flight) >= 2 * executor.workers:
                     collect(in_flight.popleft())
             while in_flight:
@@ -233,16 +262,36 @@ def run_audit(opts: AuditOptions) -> dict[str, Any]:
             if subjects is not None:
                 subjects.close()
     elapsed = time.perf_counter() - started
+    triage = None
+    if opts.decision_log is not None:
+        from painpath.audit.triage import triage_agreement  # noqa: PLC0415 - only with --decision-log
+        from painpath.store.database import StoreUnavailable  # noqa: PLC0415
+
+        try:
+            triage = triage_agreement(opts.decision_log, opts.period)
+        except StoreUnavailable as exc:
+            raise AuditUnavailable(f"--decision-log: {exc}") from exc
+    today = datetime.date.today().isoformat()
+    if opts.period is not None:
+        period = {"start": opts.period[0].isoformat(), "end": opts.period[1].isoformat(), "source": "--period"}
+    elif agg.first_date is not None and agg.last_date is not None:
+        period = {"start": agg.first_date, "end": agg.last_date, "source": "assessment dates"}
+    else:
+        period = {"start": today, "end": today, "source": "audit date (no assessment dates recorded)"}
     summary = write_reports(
         agg,
         out,
         subjects=subjects,
+        previous=previous,
+        triage=triage,
         meta={
+            "period": period,
+            "stratify": list(opts.stratify),
             "cohort": opts.cohort.name,
             "format": opts.format,
             "engine": opts.engine,
             "workers": executor.workers,
-            "audit_date": datetime.date.today().isoformat(),
+            "audit_date": today,
             "evaluation_seconds": round(elapsed, 3),
         },
     )

@@ -24,3 +24,24 @@ def wilson_interval(successes: int, total: int, z: float = Z_95) -> tuple[float,
     centre = (p + z2 / (2 * total)) / denominator
     half = z * math.sqrt(p * (1 - p) / total + z2 / (4 * total * total)) / denominator
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def newcombe_difference(
+    successes1: int, total1: int, successes2: int, total2: int, z: float = Z_95
+) -> tuple[float, float, float] | None:
+    """The difference ``p1 - p2`` of two independent proportions with its 95% interval.
+
+    Newcombe's hybrid score interval (Newcombe 1998, method 10): built from each proportion's
+    Wilson interval, it stays inside [-1, 1] and keeps its coverage near 95% for small samples
+    and extreme proportions, where the simple Wald interval does not. ``None`` if a total is 0.
+    """
+    ci1 = wilson_interval(successes1, total1, z)
+    ci2 = wilson_interval(successes2, total2, z)
+    if ci1 is None or ci2 is None:
+        return None
+    p1, p2 = successes1 / total1, successes2 / total2
+    (l1, u1), (l2, u2) = ci1, ci2
+    d = p1 - p2
+    low = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    high = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return d, max(-1.0, low), min(1.0, high)

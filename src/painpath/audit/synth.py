@@ -11,6 +11,7 @@ for ``painpath.facts.parse_facts``.
 
 from __future__ import annotations
 
+import datetime
 import json
 import random
 from collections.abc import Iterator, Mapping
@@ -41,6 +42,7 @@ class Rates:
     set_members: Mapping[str, Any]
     enum_weights: Mapping[str, Mapping[str, float]]
     numbers: Mapping[str, Mapping[str, list[float]]]
+    envelope: Mapping[str, Any]
 
 
 @cache
@@ -54,6 +56,7 @@ def load_rates(path: Path = RATES_FILE) -> Rates:
         set_members=data["set_members"],
         enum_weights=data["enum_weights"],
         numbers=data["numbers"],
+        envelope=data["envelope"],
     )
 
 
@@ -157,10 +160,31 @@ def cohort(n: int, seed: int, rates: Rates | None = None) -> Iterator[dict[str, 
         yield synthetic_patient(rng, rates, f"{ID_PREFIX}{seed}-{k}")
 
 
+def envelopes(seed: int, rates: Rates | None = None) -> Iterator[dict[str, Any]]:
+    """Each patient's site, clinician and assessment date, from a random stream of their own."""
+    rates = rates or load_rates()
+    env = rates.envelope
+    rng = random.Random(f"{seed}-envelope")  # noqa: S311 - reproducible synthetic data, not security
+    sites = list(env["sites"])
+    weights = [float(w) for w in env["sites"].values()]
+    start = datetime.date.fromisoformat(env["assessment_dates"]["start"])
+    days = (datetime.date.fromisoformat(env["assessment_dates"]["end"]) - start).days
+    while True:
+        site = rng.choices(sites, weights=weights)[0]
+        clinician = f"{site.removeprefix('SITE-')}-CLIN-{rng.randrange(int(env['clinicians_per_site'])) + 1}"
+        date = start + datetime.timedelta(days=rng.randint(0, days))
+        yield {"site": site, "clinician": clinician, "assessment_date": date.isoformat()}
+
+
 def write_cohort(out: TextIO, n: int, seed: int) -> int:
-    """Write ``n`` patients as JSON Lines to ``out``; returns the number written."""
+    """Write ``n`` patients as JSON Lines to ``out``, each with its envelope; returns the number written.
+
+    A line is the patient's facts with ``assessment_date``, plus the envelope keys ``site`` and
+    ``clinician`` that the audit stratifies by (``painpath evaluate`` takes facts only).
+    """
     written = 0
-    for patient in cohort(n, seed):
-        out.write(json.dumps(patient, separators=(",", ":")) + "\n")
+    for patient, envelope in zip(cohort(n, seed), envelopes(seed), strict=False):
+        doc = {"patient_id": patient.pop("patient_id"), **envelope, **patient}
+        out.write(json.dumps(doc, separators=(",", ":")) + "\n")
         written += 1
     return written

@@ -58,7 +58,12 @@ class Chunk:
     sample_size: int = 20
     explanations: bool = False
     subject_lists: bool = True
+    period: tuple[datetime.date, datetime.date] | None = None
+    """Evaluate only records assessed in this period (inclusive); the others are counted as outside it."""
+    stratify: tuple[str, ...] = ()
+    """Stratifier keys (``measures.yaml`` ``stratifiers``) to count populations by."""
     as_of: datetime.date | None = None
+    """FHIR cohorts: the assessment date (default today); ages and staleness are measured from it."""
 
 
 @dataclass
@@ -80,6 +85,15 @@ class ChunkResult:
     subjects: dict[str, str] = field(default_factory=dict)
     """``<measure key>|<code>`` -> comma-joined FHIR List entries (JSON) of this chunk."""
     explanations: str = ""
+    outside_period: int = 0
+    """Records whose assessment date is outside ``Chunk.period`` (not evaluated)."""
+    undated: int = 0
+    """Of those, records with no assessment date, which cannot be placed in the period."""
+    first_date: str | None = None
+    last_date: str | None = None
+    """The earliest and latest assessment dates of the evaluated records (ISO)."""
+    strata: dict[str, list[dict[str, int]]] = field(default_factory=dict)
+    """``<stratifier>|<value>`` -> per measure (``MeasureSet`` order): code -> patients."""
 
 
 _MEASURES: dict[EngineSpec, MeasureSet] = {}
@@ -129,13 +143,22 @@ def evaluate_chunk(chunk: Chunk) -> ChunkResult:
     k = chunk.sample_size
     for line, raw in chunk.records:
         try:
-            facts, issues = to_facts(raw, chunk.as_of)
+            facts, issues, envelope = to_facts(raw, chunk.as_of)
         except FactsValidationError as exc:
             result.rejected.append((line, reject_reason(exc)))
             continue
         except (UnicodeDecodeError, ValueError) as exc:
             result.rejected.append((line, f"(root): unreadable record: {exc}"))
             continue
+        date = facts.assessment_date
+        if chunk.period is not None and (date is None or not chunk.period[0] <= date <= chunk.period[1]):
+            result.outside_period += 1
+            result.undated += date is None
+            continue
+        if date is not None:
+            iso = date.isoformat()
+            result.first_date = min(result.first_date or iso, iso)
+            result.last_date = max(result.last_date or iso, iso)
         decision = engine.evaluate(facts)
         result.evaluated += 1
         for code in issues:
@@ -191,8 +214,18 @@ def evaluate_chunk(chunk: Chunk) -> ChunkResult:
         entry = subject_entry(facts.patient_id, line) if chunk.subject_lists else ""
         if chunk.subject_lists:
             subjects.setdefault("all|", []).append(entry)
+        strata = [
+            result.strata.setdefault(f"{key}|{_stratum(measures, key, decision, envelope)}", [{} for _ in per_measure])
+            for key in chunk.stratify
+        ]
+        by_rule = _missing_by_rule(decision)
         for i, (m, code) in enumerate(zip(measures.measures, classified.codes, strict=True)):
             per_measure[i][code] += 1
+            for stratum in strata:
+                stratum[i][code] = stratum[i].get(code, 0) + 1
+            if code == "U":
+                for path in {p for r in classified.rules[i] or (m.rule_id or "",) for p in by_rule.get(r, ())}:
+                    counts[f"dq:{m.key}|{path}"] += 1
             row.append(POPULATIONS[code])
             row.append(";".join(classified.rules[i]))
             key = f"{m.key}|{code}"
@@ -212,6 +245,20 @@ def evaluate_chunk(chunk: Chunk) -> ChunkResult:
     result.subjects = {key: ",".join(entries) for key, entries in subjects.items()}
     result.explanations = "".join(explanations)
     return result
+
+
+def _stratum(measures: MeasureSet, key: str, decision: Decision, envelope: dict[str, str]) -> str:
+    value = measures.stratifiers[key].value(decision.facts, envelope)
+    return measures.not_recorded if value is None else value
+
+
+def _missing_by_rule(decision: Decision) -> dict[str, list[str]]:
+    """Rule id -> the missing facts that would settle it (the decision's missing information)."""
+    out: dict[str, list[str]] = {}
+    for m in decision.missing_information:
+        for rule in m.needed_by:
+            out.setdefault(rule, []).append(m.path)
+    return out
 
 
 def _reasons(reasons: tuple[Reason, ...]) -> str:

@@ -197,8 +197,16 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return run_audit_command(args)
 
 
-def _add_evaluate(sub: Any) -> None:
-    """The ``painpath evaluate`` subcommand."""
+def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one flat list of every command's options
+    parser = argparse.ArgumentParser(
+        prog="painpath",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+        epilog=epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--log-level", default="WARNING", help="structured log level (default WARNING)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
     ev = sub.add_parser("evaluate", help="evaluate patient facts (JSON or FHIR) and print the decision")
     ev.add_argument(
         "files",
@@ -232,19 +240,6 @@ def _add_evaluate(sub: Any) -> None:
     )
     ev.set_defaults(func=cmd_evaluate)
 
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="painpath",
-        description=__doc__.splitlines()[0] if __doc__ else None,
-        epilog=epilog(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--log-level", default="WARNING", help="structured log level (default WARNING)")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    _add_evaluate(sub)
-
     srv = sub.add_parser("serve", help="run the HTTP service (see docs/api.md)")
     srv.add_argument("--host", default=None, help="bind address (default 127.0.0.1, or $PAINPATH_HOST)")
     srv.add_argument("--port", type=int, default=None, help="port (default 8000, or $PAINPATH_PORT)")
@@ -277,7 +272,28 @@ def build_parser() -> argparse.ArgumentParser:
     aud.add_argument("--rules", help="rules directory (default: bundled rules)")
     aud.add_argument("--site-config", help="site configuration YAML (parameter overrides)")
     aud.add_argument(
-        "--progress", choices=("auto", "always", "never"), default="auto", help="auto: on a terminal, not in CI"
+        "--period",
+        metavar="START..END",
+        help="audit the records assessed in this period (ISO dates, inclusive: 2025-01-01..2025-06-30); "
+        "the others are counted as outside it",
+    )
+    aud.add_argument(
+        "--stratify",
+        metavar="LIST",
+        default="",
+        help="report every measure by these, comma-separated: site, clinician, age_band, sex",
+    )
+    aud.add_argument("--compare", metavar="PREVIOUS_OUT", help="a previous audit's --out directory to compare with")
+    aud.add_argument(
+        "--decision-log",
+        metavar="DATABASE_URL",
+        help="also report how often the triage outcomes recorded in this decision log agree with painpath's advice",
+    )
+    aud.add_argument(
+        "--progress",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="auto: a progress bar on a terminal, periodic log lines otherwise (not in CI); always: also in CI",
     )
     aud.set_defaults(func=cmd_audit)
 

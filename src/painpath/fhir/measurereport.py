@@ -6,6 +6,10 @@ summary (``painpath.audit.report.summarise``) and the part files of its subject 
 * ``measure-report-summary.json``: a ``collection`` Bundle with one ``summary`` MeasureReport per
   measure: the population counts, the rate as ``measureScore`` and its 95% Wilson interval as an
   extension (``urn:painpath:fhir:extension:rate-interval-95``, a Range).
+  ``period`` is the audit's measurement period (``--period``, else the span of the records'
+  assessment dates); with ``--stratify`` the group carries one ``stratifier`` per stratifier
+  (code system ``urn:painpath:audit-stratifier``), each stratum with its value, population counts and
+  ``measureScore``.
 * ``measure-report-subject-list.ndjson``: first a ``List`` of the whole cohort (id ``cohort``, the
   initial population of every measure), then one ``subject-list`` MeasureReport per measure whose
   populations point at contained Lists of the patients in them. Patients are named by the cohort's
@@ -36,6 +40,7 @@ from fhir.resources.R4B.measurereport import MeasureReport
 MEASURE_POPULATION = "http://terminology.hl7.org/CodeSystem/measure-population"
 PAINPATH_POPULATION = "urn:painpath:measure-population"
 INTERVAL_EXTENSION = "urn:painpath:fhir:extension:rate-interval-95"
+STRATIFIER = "urn:painpath:audit-stratifier"
 IMPROVEMENT = "http://terminology.hl7.org/CodeSystem/measure-improvement-notation"
 
 _POPULATIONS = (
@@ -59,8 +64,39 @@ def _dump(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+def _stratifiers(m: dict[str, Any], labels: Mapping[str, str]) -> list[dict[str, Any]]:
+    """``group.stratifier``: per stratifier, each stratum's value, population counts and score."""
+    out = []
+    for key, strata in m.get("strata", {}).items():
+        stratum_list = []
+        for s in strata:
+            stratum: dict[str, Any] = {
+                "value": {"text": s["value"]},
+                "population": [
+                    {"code": {"coding": [{"system": system, "code": code}]}, "count": s["populations"][pop]}
+                    for pop, system, code, _list in _POPULATIONS
+                ],
+            }
+            if s["rate"] is not None:
+                stratum["measureScore"] = {"value": s["rate"]}
+            stratum_list.append(stratum)
+        out.append(
+            {
+                "code": [{"coding": [{"system": STRATIFIER, "code": key}], "text": labels.get(key, key)}],
+                "stratum": stratum_list,
+            }
+        )
+    return out
+
+
 def _report(
-    m: dict[str, Any], ruleset_version: str, period: str, now: str, kind: str, lists: dict[str, str]
+    m: dict[str, Any],
+    ruleset_version: str,
+    period: Mapping[str, str],
+    now: str,
+    kind: str,
+    lists: dict[str, str],
+    labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     populations = []
     for key, system, code, list_code in _POPULATIONS:
@@ -86,6 +122,9 @@ def _report(
                 {"url": INTERVAL_EXTENSION, "valueRange": {"low": {"value": low}, "high": {"value": high}}}
             ]
         group["measureScore"] = score
+    stratifiers = _stratifiers(m, labels or {})
+    if stratifiers:
+        group["stratifier"] = stratifiers
     report: dict[str, Any] = {
         "resourceType": "MeasureReport",
         "id": f"{m['key'].lower().replace('_', '-')}-{kind}"[:64],
@@ -93,7 +132,7 @@ def _report(
         "type": kind,
         "measure": f"urn:painpath:measure:{m['key']}|{ruleset_version}",
         "date": now,
-        "period": {"start": period, "end": period},
+        "period": {"start": period["start"], "end": period["end"]},
         "group": [group],
     }
     if m["kind"] == "adherence":
@@ -125,7 +164,8 @@ def write_measure_reports(summary: dict[str, Any], out: Path, subject_parts: Map
     ``subject_parts`` maps ``measure|code`` (``all|`` for the cohort) to the part file of that list's
     entries, for the lists that have entries; ``None`` when subject lists were not collected.
     """
-    period = summary["audit_date"]
+    period = summary["period"]
+    labels = summary.get("stratifiers", {})
     version = summary["ruleset"]["version"]
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     bundle = Bundle.model_validate(
@@ -134,7 +174,11 @@ def write_measure_reports(summary: dict[str, Any], out: Path, subject_parts: Map
             "type": "collection",
             "timestamp": now,
             "entry": [
-                {"resource": MeasureReport.model_validate(_report(m, version, period, now, "summary", {})).model_dump()}
+                {
+                    "resource": MeasureReport.model_validate(
+                        _report(m, version, period, now, "summary", {}, labels)
+                    ).model_dump()
+                }
                 for m in summary["measures"]
             ],
         }
@@ -166,6 +210,6 @@ def write_measure_reports(summary: dict[str, Any], out: Path, subject_parts: Map
                     lid = f"list-{code}"
                     lists[code] = lid
                     parts[lid] = part
-            report = MeasureReport.model_validate(_report(m, version, period, now, "subject-list", lists))
+            report = MeasureReport.model_validate(_report(m, version, period, now, "subject-list", lists, labels))
             _stream(f, report.model_dump_json(), parts)
             f.write("\n")

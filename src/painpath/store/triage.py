@@ -282,6 +282,22 @@ class TriageLog:
             next_key = self.key_of(q.sort, last)
         return WorklistPage(rows=rows, next_key=next_key)
 
+    def latest_outcomes(
+        self, since: datetime.datetime | None = None, until: datetime.datetime | None = None
+    ) -> list[TriageOutcomeRecord]:
+        """The latest outcome of every triaged decision recorded in ``[since, until)`` (for the audit)."""
+        query = select(triage_outcomes).join(decisions, decisions.c.decision_id == triage_outcomes.c.decision_id)
+        if since is not None:
+            query = query.where(decisions.c.created_at >= _as_utc(since))
+        if until is not None:
+            query = query.where(decisions.c.created_at < _as_utc(until))
+        query = query.order_by(triage_outcomes.c.created_at, triage_outcomes.c.outcome_id)
+        latest: dict[str, TriageOutcomeRecord] = {}
+        with unavailable_on_error("reading triage outcomes"), self._engine.connect() as conn:
+            for r in conn.execute(query).mappings():
+                latest[r["decision_id"]] = _record(r)  # oldest first: the last one wins
+        return list(latest.values())
+
     @staticmethod
     def key_of(sort: Sort, row: WorklistRow) -> tuple[Any, ...]:
         """The sort key of ``row`` as plain JSON values (for an opaque cursor)."""
