@@ -138,6 +138,9 @@ def test_an_unknown_link_id_is_rejected_naming_it() -> None:
             f"linkId 'red_flags.saddle_anesthesia' is not an item of {QUESTIONNAIRE_URL}",
         )
     ]
+    assert _rejected(_answer("topic-bogus", {"valueBoolean": True}))[0][1].startswith("linkId 'topic-bogus' is not")
+    heading = _rejected(_answer("topic-referral", {"valueBoolean": True}))[0][1]
+    assert heading == "item 'topic-referral' is a heading or help text: it takes no answer"
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ from painpath.facts.catalogue import CATALOGUE, unflatten
 from painpath.facts.parse import parse_facts
 from painpath.facts.patient import PatientFacts
 from painpath.fhir.codes import CodeIndex, ConditionCode, ServiceCode, default_code_index
-from painpath.fhir.questionnaire import QUESTIONNAIRE_URL, ItemSpec, questionnaire_items
+from painpath.fhir.questionnaire import QUESTIONNAIRE_URL, ItemSpec, questionnaire_headings, questionnaire_items
 
 Severity = Literal["error", "warning", "information"]
 IssueCode = Literal[
@@ -410,7 +410,7 @@ def _painpath_response(col: _Collector, res: Mapping[str, Any], source: str) -> 
         answers = [a for a in item.get("answer") or [] if isinstance(a, Mapping)]
         spec = specs.get(link)
         if spec is None:
-            if link.startswith("topic-") or link.endswith(".help"):
+            if link in questionnaire_headings():
                 if answers:
                     problems.append(Problem(where, f"item '{link}' is a heading or help text: it takes no answer"))
                 continue

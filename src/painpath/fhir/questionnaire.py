@@ -156,17 +156,20 @@ def _item(question: Question, codes: CodeIndex) -> tuple[dict[str, Any], ItemSpe
 
 
 @functools.cache
-def _built() -> tuple[dict[str, Any], Mapping[str, ItemSpec]]:
+def _built() -> tuple[dict[str, Any], Mapping[str, ItemSpec], frozenset[str]]:
     questions = load_questions()
     codes = default_code_index()
     groups: list[dict[str, Any]] = []
     specs: dict[str, ItemSpec] = {}
+    headings: set[str] = set()
     for topic, members in questions.by_topic().items():
         items = []
         for question in members:
             item, item_spec = _item(question, codes)
             items.append(item)
             specs[item_spec.link_id] = item_spec
+            headings.update(child["linkId"] for child in item["item"])
+        headings.add(f"topic-{topic.id}")
         groups.append({"linkId": f"topic-{topic.id}", "text": topic.title, "type": "group", "item": items})
     document: dict[str, Any] = {
         "resourceType": "Questionnaire",
@@ -191,7 +194,7 @@ def _built() -> tuple[dict[str, Any], Mapping[str, ItemSpec]]:
         "item": groups,
     }
     Questionnaire.model_validate(document)
-    return document, specs
+    return document, specs, frozenset(headings)
 
 
 def questionnaire() -> dict[str, Any]:
@@ -202,6 +205,11 @@ def questionnaire() -> dict[str, Any]:
 def questionnaire_items() -> Mapping[str, ItemSpec]:
     """linkId -> what its answers must be, for every question item of the Questionnaire."""
     return _built()[1]
+
+
+def questionnaire_headings() -> frozenset[str]:
+    """The linkIds of the Questionnaire's groups and help texts (items that take no answer)."""
+    return _built()[2]
 
 
 def questionnaire_text() -> str:
