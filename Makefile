@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv node-deps run examples test lint typecheck unit rules-check browser-deps bench bench-http bench-audit schemas clean
+.PHONY: venv node-deps run examples test lint typecheck unit rules-check browser-deps bench bench-http bench-audit schemas questionnaire clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,10 @@ bench-audit: venv
 ## schemas: regenerate the checked-in JSON Schemas (CI fails if they differ)
 schemas: venv
 	$(BIN)/python -m painpath.schemas --write
+
+## questionnaire: regenerate fhir/Questionnaire-painpath-msk.json from the question catalogue (a test fails if it differs)
+questionnaire: venv
+	$(BIN)/python -m painpath.fhir --write
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(NODE_DIR)/node_modules

@@ -47,6 +47,7 @@ OPERATIONS = [
     ("GET", "/v1/rules/{rule_id}"),
     ("GET", "/v1/guidelines"),
     ("GET", "/v1/guidelines/{guideline_id}"),
+    ("GET", "/fhir/Questionnaire/painpath-msk"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/version"),

@@ -1,12 +1,14 @@
 """Every FHIR document painpath produces is valid R4: HL7's official R4 JSON schema and FHIR.js.
 
 Documents: GuidanceResponses from ``POST /v1/evaluations`` (Bundle and facts in), with their
-contained OperationOutcome and RequestGroup, and the audit's MeasureReports and subject List.
+contained OperationOutcome and RequestGroup, the audit's MeasureReports and subject List, the SDC
+Questionnaire ``GET /fhir/Questionnaire/painpath-msk`` and QuestionnaireResponses to it.
 The validators are the pinned npm packages of ``tests/support/node`` (``make node-deps``).
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 from pathlib import Path
 from typing import Any
@@ -15,10 +17,13 @@ import orjson
 import pytest
 
 from painpath.api.auth import Role
+from painpath.facts import parse_facts
+from painpath.facts.catalogue import flatten
 from tests.api.conftest import Service, service  # noqa: F401  (the module-scoped real server)
 from tests.api.test_fhir_evaluations import FHIR, patient_bundle
 from tests.audit.test_audit_cli import run
 from tests.support.fhir_validate import Verdict, require_validators, validate
+from tests.support.questionnaire import example_patients, response_from
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +100,24 @@ def test_the_documents_are_not_empty(tmp_path: Path, audit_documents: dict[str, 
     group = summary["entry"][0]["resource"]["group"][0]
     assert [s["code"][0]["coding"][0]["code"] for s in group["stratifier"]] == ["site", "age_band", "sex"]
     assert all(st["population"] for s in group["stratifier"] for st in s["stratum"])
+
+
+@pytest.fixture(scope="module")
+def questionnaire_documents(service: Service) -> dict[str, dict[str, Any]]:  # noqa: F811
+    """The served Questionnaire, and QuestionnaireResponses to it for every example and scenario patient."""
+    require_validators()
+    with service.client(Role.clinician) as client:
+        response = client.get("/fhir/Questionnaire/painpath-msk")
+        assert response.status_code == 200, response.text
+    doc = response.json()
+    out: dict[str, dict[str, Any]] = {"Questionnaire painpath-msk": doc}
+    for name, raw in example_patients().items():
+        flat = flatten(parse_facts(raw))
+        out[f"QuestionnaireResponse ({name})"] = response_from(doc, flat, datetime.date(2026, 11, 21))
+    return out
+
+
+def test_the_questionnaire_and_its_responses_are_valid(questionnaire_documents: dict[str, dict[str, Any]]) -> None:
+    assert len(questionnaire_documents) > 50
+    verdicts = validate(questionnaire_documents)
+    assert all(v.valid for v in verdicts.values()), _failures(verdicts)

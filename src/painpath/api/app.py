@@ -17,11 +17,11 @@ from fastapi import FastAPI
 from jwt import PyJWTError
 from starlette.types import ASGIApp
 
-from painpath.api.limits import BodyLimitMiddleware
+from painpath.api.limits import FHIR_MEDIA_TYPE, BodyLimitMiddleware
 from painpath.api.middleware import RequestLogMiddleware
 from painpath.api.openapi import build_openapi
 from painpath.api.problems import install_problem_handlers
-from painpath.api.routes import audits, cds_hooks, evaluations, guidelines, operations, rules, triage
+from painpath.api.routes import audits, cds_hooks, evaluations, fhir, guidelines, operations, rules, triage
 from painpath.api.settings import ServiceConfigError, Settings
 from painpath.api.state import Services
 from painpath.audit.jobs import AuditJobs, QueueLimits
@@ -55,6 +55,7 @@ TAGS = [
     {"name": "audits", "description": "Guideline-adherence audits of a cohort, run as background jobs."},
     {"name": "rules", "description": "The loaded ruleset: conditions, citations, test vectors."},
     {"name": "guidelines", "description": "The sources the rules cite."},
+    {"name": "fhir", "description": "FHIR R4 definitions: the SDC Questionnaire of every fact (see docs/fhir.md)."},
     {"name": "cds-hooks", "description": "CDS Hooks 2.0.1 services for referral decisions (see docs/cds-hooks.md)."},
     {"name": "operations", "description": "Probes and versions (no authentication)."},
 ]
@@ -163,9 +164,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
         path_limits={audits.UPLOAD_PATH: settings.audit_max_bytes},
+        media_limits={FHIR_MEDIA_TYPE: settings.fhir_max_body_bytes},
     )
     install_problem_handlers(app)
-    for module in (evaluations, triage, audits, cds_hooks, rules, guidelines, operations):
+    for module in (evaluations, triage, audits, cds_hooks, rules, guidelines, fhir, operations):
         app.include_router(module.router)
     install_web(app)
     app.openapi()  # built now: a broken document should stop the start, not the first client

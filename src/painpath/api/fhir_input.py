@@ -1,7 +1,8 @@
-"""FHIR R4 Bundles as evaluation input: decode, map to facts, and report the mapping."""
+"""FHIR R4 Bundles and QuestionnaireResponses as evaluation input: decode, map to facts, report the mapping."""
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,11 +15,12 @@ from painpath.api.settings import Settings
 from painpath.api.state import Services
 from painpath.engine import Trace
 from painpath.errors import FactsValidationError, Problem
-from painpath.fhir import FhirFacts, facts_from_bundle
+from painpath.fhir import FhirFacts, facts_from_fhir
 
 
-def map_bundle(raw: bytes | Mapping[str, Any], settings: Settings) -> FhirFacts:
-    """The facts of a Bundle (JSON text or decoded); ``FactsValidationError`` if it is not a Bundle."""
+def map_bundle(raw: bytes | Mapping[str, Any], settings: Settings, as_of: datetime.date | None = None) -> FhirFacts:
+    """The facts of a Bundle or a QuestionnaireResponse (JSON text or decoded), assessed as of ``as_of``
+    (default today); ``FactsValidationError`` if it is neither."""
     if isinstance(raw, bytes):
         try:
             bundle = orjson.loads(raw)
@@ -26,8 +28,8 @@ def map_bundle(raw: bytes | Mapping[str, Any], settings: Settings) -> FhirFacts:
             raise FactsValidationError("invalid FHIR Bundle", [Problem("(root)", "the body is not JSON")]) from None
     else:
         bundle = raw
-    return facts_from_bundle(
-        bundle, max_age_days=settings.fhir_max_age_days, requester_setting=settings.cds_care_setting
+    return facts_from_fhir(
+        bundle, as_of=as_of, max_age_days=settings.fhir_max_age_days, requester_setting=settings.cds_care_setting
     )
 
 

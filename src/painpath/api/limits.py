@@ -37,19 +37,39 @@ class RequestBodyTooLarge(ApiProblem):
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies larger than ``max_bytes`` (or a path's own limit) without reading them whole."""
+    """Refuse request bodies larger than ``max_bytes`` without reading them whole.
 
-    def __init__(self, app: ASGIApp, max_bytes: int, path_limits: Mapping[str, int] | None = None) -> None:
+    A path's own limit (``path_limits``) comes first, then the limit of the declared media type
+    (``media_limits``, e.g. larger FHIR Bundles), then ``max_bytes``.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        path_limits: Mapping[str, int] | None = None,
+        media_limits: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.default_max_bytes = max_bytes
         self.path_limits = dict(path_limits or {})
+        self.media_limits = {k.lower(): v for k, v in (media_limits or {}).items()}
+
+    def limit_for(self, scope: Scope, headers: Mapping[bytes, bytes]) -> int:
+        """The body limit of one request."""
+        path_limit = self.path_limits.get(scope.get("path", ""))
+        if path_limit is not None:
+            return path_limit
+        media_type = headers.get(b"content-type", b"").decode("latin-1").partition(";")[0].strip().lower()
+        return self.media_limits.get(media_type, self.default_max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        max_bytes = self.path_limits.get(scope.get("path", ""), self.default_max_bytes)
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        max_bytes = self.limit_for(scope, headers)
+        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_bytes:
             problem = RequestBodyTooLarge(max_bytes)
             response = error_response(

@@ -33,7 +33,7 @@ _DESCRIPTIONS = {
     "decision).",
     410: "The decision was recorded but its content has been pruned by the retention policy; the problem gives its "
     "id and date.",
-    413: "The request body is over the configured limit (default 1 MiB).",
+    413: "The request body is over the configured limit (default 1 MiB; 16 MiB for `application/fhir+json`).",
     415: "The request body is not `application/json`.",
     422: "The input is invalid; `errors` names each field, the reason and a suggestion.",
     429: "Too many audit jobs are queued or running (for this API key, or in all); retry after `Retry-After` seconds.",
@@ -50,10 +50,18 @@ FACTS_REQUEST_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "Facts about one patient. Every fact is optional; an omitted fact is *not recorded*, "
-        "never *no*. Unknown fields are rejected with a suggestion.",
+        "never *no*. Unknown fields are rejected with a suggestion. As `application/fhir+json`: a FHIR R4 Bundle "
+        "(`FhirBundle`) or a QuestionnaireResponse on its own (`FhirQuestionnaireResponse`, e.g. to "
+        "`GET /fhir/Questionnaire/painpath-msk`).",
         "content": {
             "application/json": {"schema": {"$ref": REF.format(model="PatientFacts")}, "examples": FACTS_EXAMPLES},
-            "application/fhir+json": {"schema": {"$ref": REF.format(model="FhirBundle")}},
+            # The schema stays the Bundle's: a QuestionnaireResponse alone (FhirQuestionnaireResponse) is
+            # described, not offered as a oneOf, because the stateful fuzz test then never follows the link
+            # from a new decision (tests/api/test_api_fuzz.py).
+            "application/fhir+json": {
+                "schema": {"$ref": REF.format(model="FhirBundle")},
+                "x-painpath-also": {"$ref": REF.format(model="FhirQuestionnaireResponse")},
+            },
         },
     }
 }
@@ -89,6 +97,22 @@ FHIR_BUNDLE_SCHEMA: dict[str, Any] = {
         },
         "entry": {"type": "array", "items": {"type": "object"}},
         "signature": {"type": "object"},
+    },
+}
+
+FHIR_QUESTIONNAIRE_RESPONSE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A FHIR R4 QuestionnaireResponse on its own, mapped as a Bundle holding just it. A response to "
+    "painpath's Questionnaire (`questionnaire` = https://painpath.org/fhir/Questionnaire/painpath-msk, served at "
+    "`GET /fhir/Questionnaire/painpath-msk`) must fit it: an unknown linkId or an answer of the wrong type is 422 "
+    "naming the linkId. It must be valid R4 (422 naming the element otherwise).",
+    "required": ["resourceType", "status"],
+    "properties": {
+        "resourceType": {"const": "QuestionnaireResponse"},
+        "questionnaire": {"type": "string"},
+        "status": {"enum": ["in-progress", "completed", "amended", "entered-in-error", "stopped"]},
+        "authored": {"type": "string", "description": "When answered: staleness is measured from `as_of` to it."},
+        "item": {"type": "array", "items": {"type": "object"}},
     },
 }
 
@@ -134,6 +158,7 @@ def build_openapi(app: FastAPI, engine: Engine) -> dict[str, Any]:
     _add_schemas(components, PatientFacts.model_json_schema(ref_template=REF, mode="validation"), "PatientFacts")
     _add_schemas(components, ProblemDetails.model_json_schema(ref_template=REF, mode="serialization"), "ProblemDetails")
     components["FhirBundle"] = FHIR_BUNDLE_SCHEMA
+    components["FhirQuestionnaireResponse"] = FHIR_QUESTIONNAIRE_RESPONSE_SCHEMA
     for model, mode in (
         (HookRequest, "validation"),
         (Feedback, "validation"),

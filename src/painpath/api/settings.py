@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     )
     site_config: Path | None = Field(default=None, description="site configuration (parameter overrides)")
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="largest accepted request body")
+    fhir_max_body_bytes: int = Field(
+        default=16 * 1_048_576,
+        ge=1024,
+        description="largest `application/fhir+json` body (a Bundle or QuestionnaireResponse)",
+    )
     workers: int | None = Field(
         default=None,
         ge=0,

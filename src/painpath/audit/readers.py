@@ -27,6 +27,7 @@ every row).
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -61,7 +62,8 @@ class InputFormat:
 
     name: str
     records: Callable[[IO[bytes]], Iterator[tuple[int, Any]]]
-    to_facts: Callable[[Any], Parsed]
+    to_facts: Callable[[Any, datetime.date | None], Parsed]
+    """One record -> facts; the date is ``--as-of`` (FHIR: ages and staleness are measured from it)."""
 
 
 def json_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
@@ -172,7 +174,7 @@ def _envelope_value(key: str, value: Any) -> str:
     return value
 
 
-def _facts_json(raw: bytes) -> Parsed:
+def _facts_json(raw: bytes, as_of: datetime.date | None = None) -> Parsed:
     """A facts document, optionally with envelope keys (``site``, ``clinician``) beside the facts."""
     if b'"site"' not in raw and b'"clinician"' not in raw:  # the common case: parse the bytes directly
         return parse_facts_json(raw), (), {}
@@ -186,18 +188,19 @@ def _facts_json(raw: bytes) -> Parsed:
     return parse_facts(doc), (), envelope
 
 
-def _facts_csv(row: Mapping[str, str]) -> Parsed:
+def _facts_csv(row: Mapping[str, str], as_of: datetime.date | None = None) -> Parsed:
     facts, envelope = _csv_record(row)
     return facts, (), envelope
 
 
-def fhir_bundle_to_facts(raw: bytes) -> Parsed:
-    """One NDJSON line holding a FHIR R4 Bundle: its facts, and the codes of its mapping issues."""
+def fhir_bundle_to_facts(raw: bytes, as_of: datetime.date | None = None) -> Parsed:
+    """One NDJSON line holding a FHIR R4 Bundle: its facts as of ``as_of`` (default today), and the codes of
+    its mapping issues."""
     try:
         bundle = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise FactsValidationError("invalid JSON", [Problem("(root)", f"invalid JSON: {exc}")]) from None
-    mapped = facts_from_bundle(bundle)
+    mapped = facts_from_bundle(bundle, as_of=as_of)
     return mapped.facts, tuple(issue.code for issue in mapped.issues), {}
 
 

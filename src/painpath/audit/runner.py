@@ -75,6 +75,8 @@ class AuditOptions:
     """A previous audit's output directory to compare each measure's rate with."""
     decision_log: str | None = None
     """A decision-log database URL whose triage outcomes are compared with painpath's advice."""
+    as_of: datetime.date | None = None
+    """FHIR cohorts: the assessment date (default today); ages and staleness are measured from it."""
 
 
 class _Pending(Protocol):
@@ -246,6 +248,7 @@ def run_audit(opts: AuditOptions) -> dict[str, Any]:
                     opts.subject_lists,
                     opts.period,
                     opts.stratify,
+                    opts.as_of,
                 )
                 in_flight.append(executor.submit(chunk))
                 submitted[0] += len(records)

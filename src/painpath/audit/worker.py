@@ -62,6 +62,8 @@ class Chunk:
     """Evaluate only records assessed in this period (inclusive); the others are counted as outside it."""
     stratify: tuple[str, ...] = ()
     """Stratifier keys (``measures.yaml`` ``stratifiers``) to count populations by."""
+    as_of: datetime.date | None = None
+    """FHIR cohorts: the assessment date (default today); ages and staleness are measured from it."""
 
 
 @dataclass
@@ -141,7 +143,7 @@ def evaluate_chunk(chunk: Chunk) -> ChunkResult:
     k = chunk.sample_size
     for line, raw in chunk.records:
         try:
-            facts, issues, envelope = to_facts(raw)
+            facts, issues, envelope = to_facts(raw, chunk.as_of)
         except FactsValidationError as exc:
             result.rejected.append((line, reject_reason(exc)))
             continue

@@ -124,13 +124,22 @@ def _log_progress() -> Progress:
     return update
 
 
+def _usage_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the audit's options, if anything."""
+    if args.jobs is not None and args.jobs < 1:
+        return "--jobs must be 1 or more"
+    if args.engine == "dask" and not args.scheduler:
+        return "--engine dask needs --scheduler ADDRESS"
+    if args.as_of is not None and (args.format or guess_format(args.cohort)) != "fhir-ndjson":
+        return "--as-of applies to --format fhir-ndjson (facts give assessment_date)"
+    return None
+
+
 def run_audit_command(args: argparse.Namespace) -> int:
     """Run the audit the command line describes; exit 0 when done (rejected records do not fail it)."""
-    if args.jobs is not None and args.jobs < 1:
-        print("painpath: --jobs must be 1 or more", file=sys.stderr)
-        return ExitCode.USAGE
-    if args.engine == "dask" and not args.scheduler:
-        print("painpath: --engine dask needs --scheduler ADDRESS", file=sys.stderr)
+    wrong = _usage_problem(args)
+    if wrong is not None:
+        print(f"painpath: {wrong}", file=sys.stderr)
         return ExitCode.USAGE
     try:
         period = parse_period(args.period) if args.period else None
@@ -138,13 +147,14 @@ def run_audit_command(args: argparse.Namespace) -> int:
         print(f"painpath: {exc}", file=sys.stderr)
         return ExitCode.USAGE
     stratify = tuple(s.strip() for s in args.stratify.split(",") if s.strip())
+    fmt = args.format or guess_format(args.cohort)
     with _progress(_progress_mode(args.progress)) as progress:
         try:
             summary = run_audit(
                 AuditOptions(
                     cohort=Path(args.cohort),
                     out=Path(args.out),
-                    format=args.format or guess_format(args.cohort),
+                    format=fmt,
                     jobs=args.jobs,
                     engine=args.engine,
                     scheduler=args.scheduler,
@@ -158,6 +168,7 @@ def run_audit_command(args: argparse.Namespace) -> int:
                     stratify=stratify,
                     compare=Path(args.compare) if args.compare else None,
                     decision_log=args.decision_log,
+                    as_of=args.as_of,
                 )
             )
         except AuditUnavailable as exc:

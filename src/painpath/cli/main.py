@@ -7,6 +7,7 @@ of every subcommand. The help text is plain words (``DESCRIPTION`` and each comm
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import sys
 import time
@@ -28,9 +29,10 @@ from painpath.engine import (
     rule_summary,
     run_vectors,
 )
-from painpath.errors import FactsValidationError, PainpathError, RulesValidationError, SettingsError
-from painpath.facts import parse_facts_json
+from painpath.errors import FactsValidationError, PainpathError, Problem, RulesValidationError, SettingsError
+from painpath.facts import PatientFacts, parse_facts_json
 from painpath.facts.questions import load_questions
+from painpath.fhir import facts_from_fhir
 from painpath.logging import configure_logging
 from painpath.paths import default_rules_dir
 from painpath.version import __version__
@@ -65,6 +67,34 @@ def _read_input(name: str) -> str:
     return Path(name).read_text(encoding="utf-8")
 
 
+def iso_date(text: str) -> datetime.date:
+    """An argparse type: a calendar date ``YYYY-MM-DD``."""
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
+
+
+def _facts_of(name: str, text: str, as_of: datetime.date | None) -> PatientFacts:
+    """Patient facts JSON, or a FHIR R4 Bundle / QuestionnaireResponse (assessed as of ``as_of``)."""
+    try:
+        decoded = json.loads(text)
+    except ValueError:
+        decoded = None
+    if isinstance(decoded, dict) and "resourceType" in decoded:
+        mapped = facts_from_fhir(decoded, as_of=as_of)
+        for issue in mapped.issues:
+            if issue.severity != "information":
+                print(f"painpath: {name}: {issue.severity}: {issue.source}: {issue.message}", file=sys.stderr)
+        return mapped.facts
+    if as_of is not None:
+        raise FactsValidationError(
+            "--as-of applies to FHIR input",
+            [Problem("--as-of", "give assessment_date in the patient facts instead")],
+        )
+    return parse_facts_json(text)
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     engine = _engine(args)
     code = ExitCode.OK
@@ -75,7 +105,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             print(f"painpath: cannot read {name}: {exc.strerror}", file=sys.stderr)
             return ExitCode.USAGE
         try:
-            facts = parse_facts_json(text)
+            facts = _facts_of(name, text, args.as_of)
         except FactsValidationError as exc:
             print(f"painpath: {name}: {exc}", file=sys.stderr)
             return ExitCode.FACTS
@@ -247,13 +277,26 @@ def build_parser() -> argparse.ArgumentParser:
     ev = add_command(
         sub,
         "evaluate",
-        "evaluate patient facts (JSON) and print the decision",
-        "Evaluate each file of patient facts (JSON, as in examples/patients/) and print its decision as JSON or text.",
+        "evaluate patient facts (JSON or FHIR) and print the decision",
+        "Evaluate each file of patient facts (JSON, as in examples/patients/, or a FHIR R4 Bundle or "
+        "QuestionnaireResponse) and print its decision as JSON or text.",
         "painpath evaluate examples/patients/rf_cauda_equina.json",
         "painpath evaluate --format text --site-config site.yaml patient.json",
         "cat patient.json | painpath evaluate -",
     )
-    ev.add_argument("files", nargs="+", metavar="FILE", help="patient facts JSON file, or - for stdin")
+    ev.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="patient facts JSON, a FHIR R4 Bundle or QuestionnaireResponse (JSON) file, or - for stdin",
+    )
+    ev.add_argument(
+        "--as-of",
+        type=iso_date,
+        default=None,
+        metavar="DATE",
+        help="FHIR input: the assessment date YYYY-MM-DD (default today): ages and staleness are measured from it",
+    )
     ev.add_argument("--format", choices=("json", "text"), default="json")
     ev.add_argument("--pretty", action="store_true", help="indent JSON output")
     ev.add_argument(
@@ -316,6 +359,13 @@ def build_parser() -> argparse.ArgumentParser:
     aud.add_argument("--chunk-size", type=int, default=500, help="records per task (default 500)")
     aud.add_argument("--explanations", action="store_true", help="also write each decision as the CLI prints it")
     aud.add_argument("--no-subject-list", action="store_true", help="skip the subject-list MeasureReports")
+    aud.add_argument(
+        "--as-of",
+        type=iso_date,
+        default=None,
+        metavar="DATE",
+        help="fhir-ndjson: the assessment date YYYY-MM-DD (default today): ages and staleness are measured from it",
+    )
     aud.add_argument("--rules", help="rules directory (default: bundled rules)")
     aud.add_argument("--site-config", help="site configuration YAML (parameter overrides)")
     aud.add_argument(

@@ -110,6 +110,8 @@ class CodeTables(_Row):
     painpath_system: str
     treatment_system: str
     diagnosis_system: str
+    answer_system: str
+    """painpath's answer codes (a category or list value, or ``none``) in Questionnaire answers."""
     referral_system: str
     default_max_age_days: int = Field(ge=1)
     systems: dict[str, str]

@@ -20,12 +20,13 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
-from painpath.errors import FactsValidationError, Problem
+from painpath.errors import FactsValidationError, Problem, suggest
 from painpath.facts.care import CareSetting
 from painpath.facts.catalogue import CATALOGUE, unflatten
 from painpath.facts.parse import parse_facts
 from painpath.facts.patient import PatientFacts
 from painpath.fhir.codes import CodeIndex, ConditionCode, ServiceCode, default_code_index
+from painpath.fhir.questionnaire import QUESTIONNAIRE_URL, ItemSpec, questionnaire_headings, questionnaire_items
 
 Severity = Literal["error", "warning", "information"]
 IssueCode = Literal[
@@ -57,6 +58,8 @@ _QR_OK = frozenset({"completed", "amended"})
 _ACTIVE_CONDITION = frozenset({"active", "recurrence", "relapse"})
 _REQUESTED = frozenset({"draft", "active", "on-hold", "completed"})
 _MAX_FIX_ROUNDS = 5
+_EMPTY = object()
+"""A list fact answered "none of these": recorded as an empty list (not unknown)."""
 
 
 @dataclass(frozen=True)
@@ -191,7 +194,7 @@ def _convert(col: _Collector, path: str, raw: Any, source: str) -> tuple[bool, A
                 return True, True
             if keys & col.codes.no and not keys & col.codes.yes:
                 return True, False
-        elif spec.kind == "enum":
+        elif spec.kind in ("enum", "set"):
             matches = {c for _s, c, _d in codings if c in spec.values}
             if len(matches) == 1:
                 return True, matches.pop()
@@ -214,7 +217,7 @@ def _convert(col: _Collector, path: str, raw: Any, source: str) -> tuple[bool, A
                 return False, None
             return True, int(number)
         return True, float(number)
-    if spec.kind == "enum" and isinstance(value, str) and value in spec.values:
+    if spec.kind in ("enum", "set") and isinstance(value, str) and value in spec.values:
         return True, value
     col.issue("warning", "invalid-value", source, f"a value of type {type(value).__name__} does not fit {path}", path)
     return False, None
@@ -324,6 +327,9 @@ def _questionnaire_response(col: _Collector, res: Mapping[str, Any], source: str
     if status not in _QR_OK:
         col.issue("information", "not-used", source, f"status '{status}': not used")
         return
+    if str(res.get("questionnaire", "")).split("|", 1)[0] == QUESTIONNAIRE_URL:
+        _painpath_response(col, res, source)
+        return
     date = _date(res.get("authored"))
     for item in _questionnaire_items(res.get("item")):
         answers = [a for a in item.get("answer") or [] if isinstance(a, Mapping)]
@@ -344,15 +350,102 @@ def _questionnaire_response(col: _Collector, res: Mapping[str, Any], source: str
             else:
                 col.issue("information", "unknown-code", where, f"item '{link}' is not a painpath fact or known code")
             continue
-        if len(answers) != 1:
+        if len(answers) != 1 and CATALOGUE[path].kind != "set":
             col.issue("warning", "invalid-value", where, f"{len(answers)} answers for {path}", path)
             continue
         if not _fresh(col, date, max_age, where, path):
             continue
-        _key, raw = _value_of(answers[0])
-        ok, value = _convert(col, path, raw, where)
-        if ok:
-            col.add(path, value, source, date)
+        for answer in answers:
+            _key, raw = _value_of(answer)
+            ok, value = _convert(col, path, raw, where)
+            if ok:
+                col.add(path, value, source, date)
+
+
+_ANSWER_KEYS: Mapping[str, str] = {
+    "boolean": "valueBoolean",
+    "integer": "valueInteger",
+    "decimal": "valueDecimal",
+    "choice": "valueCoding",
+}
+
+
+def _answer_value(spec: ItemSpec, answer: Mapping[str, Any]) -> tuple[Any, str | None]:
+    """The fact value of one answer to a painpath Questionnaire item, or a problem (what is wrong)."""
+    key, raw = _value_of(answer)
+    expected = _ANSWER_KEYS[spec.type]
+    if key != expected:
+        article = "an" if spec.type[0] in "aeiou" else "a"
+        return None, f"{article} {spec.type} question takes {expected}, not {key or 'no value'}"
+    if spec.type == "choice":
+        coding = (str(raw.get("system", "")), str(raw.get("code", ""))) if isinstance(raw, Mapping) else ("", "")
+        if spec.options is None or coding not in spec.options:
+            return None, f"{coding[0] or '(no system)'}|{coding[1]} is not one of the item's answerOptions"
+        return spec.options[coding], None
+    fact = CATALOGUE[spec.path]
+    if spec.type == "boolean":
+        return (raw, None) if isinstance(raw, bool) else (None, "valueBoolean must be true or false")
+    if isinstance(raw, bool) or not isinstance(raw, int | float | Decimal):
+        return None, f"{expected} must be a number"
+    number = Decimal(str(raw))
+    if spec.type == "integer" and number != number.to_integral_value():
+        return None, "valueInteger must be a whole number"
+    if fact.minimum is not None and number < Decimal(str(fact.minimum)):
+        return None, f"{raw} is below the least value, {fact.minimum:g}"
+    if fact.maximum is not None and number > Decimal(str(fact.maximum)):
+        return None, f"{raw} is above the greatest value, {fact.maximum:g}"
+    return (int(number) if spec.type == "integer" else float(number)), None
+
+
+def _painpath_response(col: _Collector, res: Mapping[str, Any], source: str) -> None:
+    """A response to painpath's own Questionnaire: every linkId and answer must fit it (else 422, all named)."""
+    specs = questionnaire_items()
+    date = _date(res.get("authored"))
+    problems: list[Problem] = []
+    found: list[tuple[str, list[Any]]] = []
+    seen: set[str] = set()
+    for item in _questionnaire_items(res.get("item")):
+        link = str(item.get("linkId", ""))
+        where = f"{source}#{link}"
+        answers = [a for a in item.get("answer") or [] if isinstance(a, Mapping)]
+        spec = specs.get(link)
+        if spec is None:
+            if link in questionnaire_headings():
+                if answers:
+                    problems.append(Problem(where, f"item '{link}' is a heading or help text: it takes no answer"))
+                continue
+            problems.append(
+                Problem(where, f"linkId '{link}' is not an item of {QUESTIONNAIRE_URL}", suggest(link, specs))
+            )
+            continue
+        if not answers:
+            continue
+        if link in seen:
+            problems.append(Problem(where, f"item '{link}' is answered more than once"))
+            continue
+        seen.add(link)
+        if len(answers) > 1 and not spec.repeats:
+            problems.append(Problem(where, f"item '{link}' takes one answer, got {len(answers)}"))
+            continue
+        values = []
+        for answer in answers:
+            value, wrong = _answer_value(spec, answer)
+            if wrong is not None:
+                problems.append(Problem(where, f"item '{link}': {wrong}"))
+            values.append(value)
+        if spec.repeats and None in values and len(values) > 1:
+            problems.append(Problem(where, f"item '{link}': 'none of these' cannot be given with other answers"))
+        found.append((link, values))
+    if problems:
+        raise FactsValidationError(f"{source} does not fit the Questionnaire {QUESTIONNAIRE_URL}", problems)
+    for link, values in found:
+        path = specs[link].path
+        row = next((o for o in col.codes.tables.observations if o.fact == path), None)
+        max_age = (row.max_age_days if row else None) or col.max_age_days
+        if not _fresh(col, date, max_age, f"{source}#{link}", path):
+            continue
+        for value in values:
+            col.add(path, _EMPTY if value is None else value, source, date)
 
 
 def _condition_rows(col: _Collector, codings: list[tuple[str, str, str]]) -> list[ConditionCode]:
@@ -477,7 +570,7 @@ def _resolve(col: _Collector) -> tuple[dict[str, Any], dict[str, str]]:
     sources: dict[str, str] = {}
     for path, found in col.candidates.items():
         if CATALOGUE[path].kind == "set":
-            flat[path] = sorted({c.value for c in found})
+            flat[path] = sorted({c.value for c in found if c.value is not _EMPTY})
             sources[path] = ", ".join(dict.fromkeys(c.source for c in found))
             continue
         dated = [c for c in found if c.date is not None]
@@ -620,4 +713,37 @@ def facts_from_bundle(
         issues=tuple(col.issues),
         referrals=tuple(col.referrals),
         patient_ref=patients.pop() if len(patients) == 1 else None,
+    )
+
+
+def facts_from_fhir(
+    resource: Mapping[str, Any],
+    *,
+    as_of: datetime.date | None = None,
+    max_age_days: int | None = None,
+    requester_setting: CareSetting | None = None,
+    codes: CodeIndex | None = None,
+) -> FhirFacts:
+    """``facts_from_bundle`` for a Bundle, or for a ``QuestionnaireResponse`` on its own.
+
+    A QuestionnaireResponse alone must be valid R4 (``FactsValidationError`` naming the element
+    otherwise); it is mapped as a Bundle holding just it. Anything else is ``FactsValidationError``
+    naming ``resourceType``.
+    """
+    if isinstance(resource, Mapping) and resource.get("resourceType") == "QuestionnaireResponse":
+        try:
+            get_fhir_model_class("QuestionnaireResponse").model_validate(resource)
+        except ValidationError as exc:
+            problems = [
+                Problem(".".join(str(p) for p in e["loc"]) or "(root)", e["msg"]) for e in exc.errors(include_url=False)
+            ]
+            raise FactsValidationError("invalid FHIR QuestionnaireResponse", problems[:20]) from None
+        resource = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": resource}]}
+    elif not isinstance(resource, Mapping) or resource.get("resourceType") != "Bundle":
+        raise FactsValidationError(
+            "not a FHIR Bundle or QuestionnaireResponse",
+            [Problem("resourceType", "expected a FHIR R4 Bundle or QuestionnaireResponse (resourceType)")],
+        )
+    return facts_from_bundle(
+        resource, as_of=as_of, max_age_days=max_age_days, requester_setting=requester_setting, codes=codes
     )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, NoReturn
 
 import orjson
 import structlog
 from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -27,20 +30,51 @@ from painpath.store.retention import tombstone
 router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
 
 
+@dataclass(frozen=True)
+class EvaluationOptions:
+    """The query parameters of ``POST /v1/evaluations``."""
+
+    trace: Trace
+    as_of: datetime.date | None
+
+
+def evaluation_options(
+    trace: Annotated[
+        Trace,
+        Query(
+            description="`summary` (default): the clause trace of every rule that fired, the facts that would "
+            "settle each undetermined rule, and the id, version and status of the rules that did not fire. "
+            "`full`: the clause trace of every rule (why, why not, unknown). The sections are the same either way."
+        ),
+    ] = "summary",
+    as_of: Annotated[
+        datetime.date | None,
+        Query(
+            description="FHIR bodies only: the assessment date (`YYYY-MM-DD`, default today, UTC). Ages are computed "
+            "and observations and answers judged stale against it, so a retrospective evaluation of old records "
+            "uses the values that were current then; values dated after it are not used. For patient facts "
+            "(`application/json`) give `assessment_date` in the facts instead (422 here)."
+        ),
+    ] = None,
+) -> EvaluationOptions:
+    return EvaluationOptions(trace, as_of)
+
+
 @router.post(
     "",
     status_code=201,
     operation_id="createEvaluation",
     response_model=DecisionOut,
     openapi_extra=FACTS_REQUEST_BODY,
-    dependencies=[Depends(only_query("trace"))],
+    dependencies=[Depends(only_query("trace", "as_of"))],
     summary="Evaluate patient facts",
     description="Evaluates the facts against the loaded ruleset, records the decision in the decision log and "
     "returns it. The decision is returned only once it is committed. Needs the `evaluate` permission "
     "(roles clinician, triage, admin). The body may instead be a FHIR R4 Bundle "
     "(`Content-Type: application/fhir+json`): its facts, their source resources and the mapping issues "
-    "are reported in the decision's `fhir` member. With `Accept: application/fhir+json` the answer is a "
-    "FHIR GuidanceResponse (see docs/fhir.md).",
+    "are reported in the decision's `fhir` member; a QuestionnaireResponse on its own (for example to "
+    "`GET /fhir/Questionnaire/painpath-msk`) is read as a Bundle holding just it. With "
+    "`Accept: application/fhir+json` the answer is a FHIR GuidanceResponse (see docs/fhir.md).",
     responses={
         201: {
             "description": "The decision, as recorded.",
@@ -63,19 +97,23 @@ async def create_evaluation(
     caller: MayEvaluate,
     body: FactsOrFhirBody,
     services: ServicesDep,
+    options: Annotated[EvaluationOptions, Depends(evaluation_options)],
     accept: Annotated[str | None, Header(description="`application/fhir+json` for a FHIR GuidanceResponse.")] = None,
-    trace: Annotated[
-        Trace,
-        Query(
-            description="`summary` (default): the clause trace of every rule that fired, the facts that would "
-            "settle each undetermined rule, and the id, version and status of the rules that did not fire. "
-            "`full`: the clause trace of every rule (why, why not, unknown). The sections are the same either way."
-        ),
-    ] = "summary",
 ) -> Response:
+    trace, as_of = options.trace, options.as_of
     mapped = None
+    if as_of is not None and body.media_type != FHIR_MEDIA_TYPE:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", "as_of"),
+                    "msg": "as_of applies to FHIR bodies (application/fhir+json); give assessment_date in the facts",
+                    "type": "value_error",
+                }
+            ]
+        )
     if body.media_type == FHIR_MEDIA_TYPE:
-        mapped = await run_in_threadpool(map_bundle, body.raw, services.settings)
+        mapped = await run_in_threadpool(map_bundle, body.raw, services.settings, as_of)
         issued = await issue_mapped_decision(services, mapped, caller, received=body.raw, trace=trace)
     else:
         request_id = str(structlog.contextvars.get_contextvars().get("request_id", ""))
