@@ -238,3 +238,22 @@ def test_issue13_the_fuzzed_document_includes_the_cds_routes(svc: Service) -> No
     cds = {("POST", "/cds-services/{service_id}"), ("POST", "/cds-services/{service_id}/feedback")}
     assert cds <= set(OPERATIONS)
     assert all(method.lower() in paths[path] for method, path in cds)
+
+
+def test_issue13_json_null_in_a_bundle_is_refused_or_reported(svc: Service) -> None:
+    """FHIR JSON has no null property values: in the Bundle itself a 422 naming the property (the fuzz
+    suite found `"signature": null` accepted); inside a resource, the resource is reported and not used."""
+    shell = b'{"resourceType":"Bundle","type":"collection","signature":null}'
+    inner = (
+        b'{"resourceType":"Bundle","type":"collection","entry":[{"resource":'
+        b'{"resourceType":"Patient","id":"p1","gender":null,"birthDate":"1970-01-01"}}]}'
+    )
+    with svc.client(Role.clinician) as client:
+        refused = client.post("/v1/evaluations", content=shell, headers=FHIR)
+        reported = client.post("/v1/evaluations", content=inner, headers=FHIR)
+    assert refused.status_code == 422, refused.text
+    assert "signature" in refused.text
+    assert reported.status_code == 201, reported.text
+    issues = reported.json()["fhir"]["issues"]
+    assert any(i["code"] == "invalid-resource" and "gender" in i["message"] for i in issues), issues
+    assert "demographics" not in reported.json().get("provenance", {})

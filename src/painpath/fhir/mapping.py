@@ -629,8 +629,34 @@ BUNDLE_TYPES = (
 """FHIR R4 ``BundleType`` (a required binding of ``Bundle.type``)."""
 
 
+def _null_members(value: Any, path: str, out: list[Problem], limit: int = 20) -> None:
+    """Properties whose value is JSON ``null``, which FHIR's JSON format does not allow (R4 JSON
+    representation, "null values": only inside arrays, to keep primitives and their extensions aligned)."""
+    if len(out) >= limit:
+        return
+    if isinstance(value, dict):
+        for key, member in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if member is None:
+                out.append(Problem(where, "null is not a FHIR JSON value: leave the property out instead"))
+            else:
+                _null_members(member, where, out, limit)
+    elif isinstance(value, list):
+        for i, member in enumerate(value):
+            if member is not None:
+                _null_members(member, f"{path}.{i}", out, limit)
+
+
 def _entries(bundle: Mapping[str, Any]) -> list[Any]:
     """The entries of a Bundle whose shell (everything but the entries) is valid R4, else ``FactsValidationError``."""
+    nulls: list[Problem] = []
+    _null_members({k: v for k, v in bundle.items() if k != "entry"}, "", nulls)
+    raw_entries = bundle.get("entry")
+    for i, entry in enumerate(raw_entries if isinstance(raw_entries, list) else ()):
+        if isinstance(entry, dict):
+            _null_members({k: v for k, v in entry.items() if k != "resource"}, f"entry.{i}", nulls)
+    if nulls:
+        raise FactsValidationError("invalid FHIR Bundle", nulls)
     entries = bundle.get("entry", [])
     if not isinstance(entries, list):
         raise FactsValidationError("invalid FHIR Bundle", [Problem("entry", "must be an array of entries")])
@@ -691,6 +717,17 @@ def facts_from_bundle(
             continue
         if rtype not in _USED_TYPES:
             col.issue("information", "not-used", source, f"{rtype[:64]} resources are not used by painpath")
+            continue
+        null_members: list[Problem] = []
+        _null_members(dict(resource), "", null_members, limit=1)
+        if null_members:
+            first_null = null_members[0]
+            col.issue(
+                "error",
+                "invalid-resource",
+                source,
+                f"not a valid R4 {rtype}: {first_null.location}: {first_null.message}",
+            )
             continue
         try:
             get_fhir_model_class(str(rtype)).model_validate(resource)
