@@ -15,7 +15,7 @@ import pytest
 
 from tests.audit.test_audit_cli import run
 from tests.conftest import ROOT
-from tests.web.conftest import VIEWPORT, browser, playwright_api  # noqa: F401  (fixtures)
+from tests.web.conftest import VIEWPORT
 
 SCREENSHOT = ROOT / "docs" / "screenshots" / "audit-report.png"
 
@@ -35,7 +35,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def page(browser: Any) -> Iterator[tuple[Any, list[str]]]:  # noqa: F811
+def page(browser: Any) -> Iterator[tuple[Any, list[str]]]:
     context = browser.new_context(viewport=VIEWPORT)
     outside: list[str] = []
 

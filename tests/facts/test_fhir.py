@@ -155,7 +155,11 @@ def test_stale_undated_and_unknown_observations_are_reported_not_used() -> None:
     result = facts_from_bundle(
         bundle(
             observation("old", LOINC, "44261-6", date="2025-01-01", valueInteger=20),
-            {**observation("nodate", LOINC, "70274-6", valueInteger=5), "effectiveDateTime": None},
+            {
+                k: v
+                for k, v in observation("nodate", LOINC, "70274-6", valueInteger=5).items()
+                if k != "effectiveDateTime"
+            },
             observation("hba1c", LOINC, "4548-4", valueQuantity={"value": 7.1}),
             observation("absent", FACTS, "red_flags.fever", dataAbsentReason={"coding": [{"code": "asked-declined"}]}),
         ),
