@@ -26,10 +26,12 @@ from painpath.api.deps import authenticate, get_services
 from painpath.api.issue import issue_decision
 from painpath.api.openapi import AUTH_PROBLEMS, problems
 from painpath.api.problems import ApiProblem
+from painpath.api.routes.evaluations import decision_not_found
 from painpath.api.state import Services
 from painpath.engine import Decision
 from painpath.errors import FactsValidationError
 from painpath.facts import parse_facts
+from painpath.store import DecisionRecord
 from painpath.store.triage import URGENCY_RANKS, WorklistQuery
 from painpath.triage.codes import load_codes
 from painpath.triage.outcome import OutcomeChoice
@@ -285,14 +287,19 @@ async def submit_referral(request: Request, services: ServicesDep) -> Response:
 # -- the referral letter ----------------------------------------------------------------------------------
 
 
+def may_read_letter(caller: Caller, record: DecisionRecord | None) -> bool:
+    """A referral letter is for roles that may read decisions, and for the key that sent the referral."""
+    mine = record is not None and record.caller_key_id == caller.key_id
+    return caller.may(Permission.read_decisions) or (mine and caller.may(Permission.evaluate))
+
+
 @router.get("/referral/{decision_id}/letter")
 async def referral_letter(request: Request, services: ServicesDep, decision_id: DecisionId) -> Response:
     """A printable referral summary of a recorded decision: for those who may read decisions
     (``read_decisions``, as ``GET /v1/evaluations/{id}``), and for the key that sent it."""
     session = await session_for(request, services)
     record = await run_in_threadpool(services.store.decisions.get, str(decision_id))
-    mine = record is not None and record.caller_key_id == session.caller.key_id
-    if not (session.caller.may(Permission.read_decisions) or (mine and session.caller.may(Permission.evaluate))):
+    if not may_read_letter(session.caller, record):
         raise PageError(
             403,
             "You do not have access to this page",
@@ -332,8 +339,7 @@ async def referral_letter_api(
     decision_id: Annotated[uuid.UUID, Path(description="The decision id (a UUID).")],
 ) -> Response:
     record = await run_in_threadpool(services.store.decisions.get, str(decision_id))
-    mine = record is not None and record.caller_key_id == caller.key_id
-    if not (caller.may(Permission.read_decisions) or (mine and caller.may(Permission.evaluate))):
+    if not may_read_letter(caller, record):
         raise ApiProblem(
             403,
             "forbidden",
@@ -341,7 +347,7 @@ async def referral_letter_api(
             "a referral letter is for the key that sent the decision and for roles with 'read_decisions'",
         )
     if record is None:
-        raise ApiProblem(404, "decision-not-found", "Decision not found", "no decision with this id was recorded")
+        decision_not_found(services, str(decision_id))  # 404, or 410 for a pruned decision
     return render(request, "letter.html", {"session": None, **letter_context(record)})
 
 

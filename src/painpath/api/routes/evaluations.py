@@ -147,11 +147,12 @@ def read_evaluation(
 ) -> Response:
     stored = services.store.decisions.output(str(decision_id))
     if stored is None:
-        _not_found(services, str(decision_id))
+        decision_not_found(services, str(decision_id))
     return Response(stored.encode("utf-8"), media_type=JSON_MEDIA_TYPE)
 
 
-def _not_found(services: ServicesDep, decision_id: str) -> NoReturn:
+def decision_not_found(services: ServicesDep, decision_id: str) -> NoReturn:
+    """404, or 410 Gone with its id and date for a decision the retention policy pruned."""
     gone = tombstone(services.store.engine, decision_id)
     if gone is not None:
         raise ApiProblem(
@@ -187,7 +188,7 @@ def read_evaluation_trace(
 ) -> Response:
     record = services.store.decisions.get(str(decision_id))
     if record is None:
-        _not_found(services, str(decision_id))
+        decision_not_found(services, str(decision_id))
     try:
         body = replayer_for(services.engine, services.store).rederive(record, "full")
     except ReplayUnavailable as exc:
