@@ -7,13 +7,14 @@ names. ``render.decision_to_dict`` turns it into the documented JSON contract.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
 from painpath.engine import ir
-from painpath.engine.kleene import F, T, U, supporting_leaves
+from painpath.engine.kleene import F, T, U, supporting_leaves, value_of
 from painpath.engine.scores import ScoreBand
 from painpath.engine.vocabulary import Vocabulary
 from painpath.facts.questions import load_questions
@@ -28,6 +29,43 @@ Certainty = Literal["definite", "bounded", "conditional", "undetermined"]
 ``definite`` one status is possible; ``bounded`` a negative status fired ("not now") and only stronger
 negative ones are unknown; ``conditional`` a positive status holds provided that the listed provisos
 hold; ``undetermined`` otherwise."""
+
+
+CONTEXT_MEMO_LIMIT = 1024
+"""Entries per rule in ``Rule.context_memo`` (a bound on memory, whatever the patients)."""
+
+
+def rule_support(rule: ir.Rule, values: Sequence[int]) -> list[tuple[ir.Leaf, bool]]:
+    """``kleene.supporting_leaves(rule.when, values)``, remembered per rule.
+
+    The explanation depends only on the rule and its own comparisons' values, which repeat across
+    patients: the rule keeps a bounded memo of them (``Rule.support_memo``), read-only to callers.
+    """
+    key = rule.leaf_key(values)
+    memo = rule.support_memo
+    found = memo.get(key)
+    if found is None:
+        found = supporting_leaves(rule.when, values)
+        if len(memo) < _SUPPORT_MEMO_LIMIT:
+            memo[key] = found
+    return found
+
+
+def rule_unknown_facts(rule: ir.Rule, values: Sequence[int]) -> tuple[str, ...]:
+    """The facts whose recording would settle an undetermined rule (``kleene.missing_facts``), in order;
+    empty for a rule that is not undetermined. Remembered per rule in ``Rule.context_memo``."""
+    memo = rule.context_memo
+    key = ("unknown", rule.leaf_key(values))
+    found: tuple[str, ...] | None = memo.get(key)
+    if found is None:
+        found = (
+            tuple(dict.fromkeys(leaf.path for leaf, _neg in rule_support(rule, values) if values[leaf.index] == U))
+            if value_of(rule.when, values) == U
+            else ()
+        )
+        if len(memo) < CONTEXT_MEMO_LIMIT:
+            memo[key] = found
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,11 +237,13 @@ class Decision:
     @cached_property
     def outcomes(self) -> tuple[RuleOutcome, ...]:
         """Every evaluated rule's outcome, in evaluation order (built on first use)."""
-        return tuple(
-            RuleOutcome(rule, _STATUS_NAMES[result], values)
-            for rules, results, values in self.evaluated
-            for rule, result in zip(rules, results, strict=True)
-        )
+        out: list[RuleOutcome] = []
+        name = _STATUS_NAMES.__getitem__
+        for rules, results, values in self.evaluated:
+            if len(rules) != len(results):
+                raise ValueError("a stratum's results do not match its rules")
+            out.extend(map(RuleOutcome, rules, map(name, results), itertools.repeat(values)))
+        return tuple(out)
 
     @cached_property
     def rule_status(self) -> Mapping[str, RuleStatus]:
@@ -232,38 +272,18 @@ class Decision:
         if found is None:
             # The explanation depends only on the rule and its own comparisons' values, which repeat
             # across patients: the rule keeps a bounded memo of them.
-            rule = o.rule
-            values = o.values
-            key = tuple(values[i] for i in rule.leaf_indices)
-            memo = rule.support_memo
-            found = memo.get(key)
-            if found is None:
-                found = supporting_leaves(rule.when, values)
-                if len(memo) < _SUPPORT_MEMO_LIMIT:
-                    memo[key] = found
-            cache[rule.id] = found
+            found = cache[o.rule.id] = rule_support(o.rule, o.values)
         return found
 
     @cached_property
     def undetermined(self) -> tuple[RuleOutcome, ...]:
         """The outcomes of the undetermined rules, in evaluation order."""
-        return tuple(
-            RuleOutcome(rule, "undetermined", values)
-            for rules, results, values in self.evaluated
-            for rule, result in zip(rules, results, strict=True)
-            if result == U
-        )
+        return tuple(o for o in self.outcomes if o.status == "undetermined")
 
     @cached_property
     def unknown_facts(self) -> Mapping[str, tuple[str, ...]]:
         """For each undetermined rule (by id): the facts whose recording would settle it, in order."""
-        out: dict[str, tuple[str, ...]] = {}
-        for o in self.undetermined:
-            values = o.values
-            out[o.rule.id] = tuple(
-                dict.fromkeys(leaf.path for leaf, _neg in self.support(o) if values[leaf.index] == U)
-            )
-        return out
+        return {o.rule.id: rule_unknown_facts(o.rule, o.values) for o in self.undetermined}
 
     @cached_property
     def red_flag_missing(self) -> tuple[str, ...]:

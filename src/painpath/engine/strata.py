@@ -10,9 +10,10 @@ facts for the strata after it; the sections are resolved by ``sections``.
 from __future__ import annotations
 
 import datetime
+import operator
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -54,6 +55,17 @@ class EngineStats:
     evaluations: int = 0
     disagreements: int = 0
     engine_errors: int = 0
+
+
+def _fetcher(indices: tuple[int, ...]) -> Callable[[Sequence[int]], tuple[int, ...]]:
+    """A function reading the results at ``indices`` as a tuple (``operator.itemgetter``, C speed)."""
+    if len(indices) == 1:
+        only = indices[0]
+        return lambda results: (results[only],)
+    if not indices:
+        return lambda _results: ()
+    getter: Callable[[Sequence[int]], tuple[int, ...]] = operator.itemgetter(*indices)
+    return getter
 
 
 def _get(rule: ir.Rule, name: str) -> Any:
@@ -147,8 +159,11 @@ class Engine:
                 evaluated.append((stratum.rules, mine, tuple(values_list)))
                 if evaluator == "durable":
                     durable = self._durable.fired(k, flat)
-                    kleene_true = {r.id for r, v in zip(stratum.rules, mine, strict=True) if v == T}
-                    if durable != kleene_true:
+                    # The sets are equal when they are as large and every durable-rules firing is
+                    # Kleene-true (``fired`` returns only this stratum's rule ids, each once).
+                    position = self._position[k]
+                    if len(durable) != mine.count(T) or any(mine[position[r]] != T for r in durable):
+                        kleene_true = {r.id for r, v in zip(stratum.rules, mine, strict=True) if v == T}
                         only_d = sorted(durable - kleene_true)
                         only_k = sorted(kleene_true - durable)
                         problems.append(f"stratum {stratum.id}: durable-rules only {only_d}, Kleene only {only_k}")
@@ -209,8 +224,9 @@ class Engine:
             self._stratum_of.extend([k] * len(stratum.rules))
             pos += len(stratum.rules)
         self._ids = [r.id for r in rules]
+        self._position = [{r.id: j for j, r in enumerate(s.rules)} for s in self.ruleset.strata]
+        self._stratum_paths = [tuple(f"derived.rule.{r.id}" for r in s.rules) for s in self.ruleset.strata]
         self._index_of = {r.id: i for i, r in enumerate(rules)}
-        self._rule_paths = [f"derived.rule.{r.id}" for r in rules]
         self._reasons = [reason_of(r) for r in rules]
         rank = vocab.urgency_rank
         self._rank = [rank.get(str(_get(r, "urgency")), len(rank)) for r in rules]
@@ -219,11 +235,13 @@ class Engine:
             for g in r.groups:
                 groups.setdefault(g, []).append(i)
         self._groups = {g: tuple(idx) for g, idx in groups.items()}
-        self._groups_at: list[list[tuple[str, tuple[int, ...]]]] = [[] for _ in self.ruleset.strata]
+        self._groups_at: list[list[tuple[str, Callable[[Sequence[int]], tuple[int, ...]]]]] = [
+            [] for _ in self.ruleset.strata
+        ]
         for g, idx in groups.items():
             path = f"derived.group.{g}"
             at = catalogue[path][2] - 1
-            self._groups_at[at].append((path, tuple(idx)))
+            self._groups_at[at].append((path, _fetcher(tuple(idx))))
         by_kind: dict[str, list[int]] = {}
         for i, r in enumerate(rules):
             by_kind.setdefault(r.concludes.kind, []).append(i)
@@ -304,11 +322,10 @@ class Engine:
         flat: Mapping[str, Any],
     ) -> dict[str, Any]:
         results = ctx.results
-        first = self._first[k]
-        paths = self._rule_paths
-        derived: dict[str, Any] = {paths[i]: results[i] == T for i in range(first, len(results)) if results[i] != U}
-        for path, idx in self._groups_at[k]:
-            statuses = {results[i] for i in idx}
+        mine = results[self._first[k] :]
+        derived: dict[str, Any] = {p: v == T for p, v in zip(self._stratum_paths[k], mine, strict=True) if v != U}
+        for path, fetch in self._groups_at[k]:
+            statuses = fetch(results)
             if T in statuses:
                 derived[path] = True
             elif U not in statuses:
