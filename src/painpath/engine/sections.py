@@ -201,17 +201,20 @@ def resolve(ladder: Ladder, spec: SectionSpec, ctx: Context) -> SectionEntry:
     values = ladder.fetch(ctx.results)
     memo = ladder.memo if ladder.spec is spec else None
     if memo is not None:
-        found = memo.get(values)
+        found: SectionEntry | None = memo.get(values)
         if found is not None:
             return found
-    entry, pure = _resolve(ladder, spec, ctx, values)
+    entry, pure = resolve_values(ladder, spec, ctx, values)
     if pure and memo is not None and len(memo) < LADDER_MEMO_LIMIT:
         memo[values] = entry
     return entry
 
 
-def _resolve(ladder: Ladder, spec: SectionSpec, ctx: Context, values: tuple[int, ...]) -> tuple[SectionEntry, bool]:
-    """``resolve``'s answer, and whether it depends on ``values`` (the ladder's results) alone."""
+def resolve_values(
+    ladder: Ladder, spec: SectionSpec, ctx: Context, values: tuple[int, ...]
+) -> tuple[SectionEntry, bool]:
+    """``resolve``'s answer for the ladder's results ``values`` (``ladder.fetch(ctx.results)``), not
+    remembered, and whether it depends on ``values`` alone (so that a caller may remember it)."""
     if not any(values):
         return NOTHING_ENTRY, True  # every rule definitely false (F == 0): the common case
     unknown: list[tuple[str, tuple[int, ...]]] = []
@@ -339,4 +342,14 @@ def possible_findings(
     return tuple(merged.values())
 
 
-__all__ = ["NOTHING", "NOTHING_ENTRY", "Context", "Ladder", "possible_findings", "reason_of", "resolve"]
+__all__ = [
+    "LADDER_MEMO_LIMIT",
+    "NOTHING",
+    "NOTHING_ENTRY",
+    "Context",
+    "Ladder",
+    "possible_findings",
+    "reason_of",
+    "resolve",
+    "resolve_values",
+]
