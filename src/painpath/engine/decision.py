@@ -8,6 +8,7 @@ names. ``render.decision_to_dict`` turns it into the documented JSON contract.
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -202,6 +203,28 @@ class MissingFact:
     """Why it is asked: ``urgency`` (could raise an urgency), ``section`` (settles a section's answer), ``other``."""
 
 
+def _note(
+    needed: dict[str, list[str]],
+    best: dict[str, tuple[int, int]],
+    paths: tuple[str, ...],
+    rule_id: str | None,
+    key: tuple[int, int],
+) -> None:
+    """Note that ``rule_id`` (None: the red-flag screen) needs ``paths`` at ``key`` = (tier, rank);
+    derived facts are never asked."""
+    for path in paths:
+        if path.startswith("derived."):
+            continue
+        ids = needed.get(path)
+        if ids is None:
+            needed[path] = [] if rule_id is None else [rule_id]
+            best[path] = key
+            continue
+        if rule_id is not None and rule_id not in ids:
+            ids.append(rule_id)
+        best[path] = min(best[path], key)
+
+
 @dataclass(frozen=True)
 class Decision:
     """The outcome of evaluating one patient's facts against one ruleset version."""
@@ -308,50 +331,53 @@ class Decision:
         answer, then the rest; within a tier by the rank of what the rule concludes, then by how
         many rules need the fact.
         """
-        vocab = self.vocabulary
         needed: dict[str, list[str]] = {}
-        rank: dict[str, tuple[int, int]] = {}
-        tier_of: dict[str, int] = {}
-
-        def note(path: str, rule_id: str | None, tier: int, r: int) -> None:
-            if path.startswith("derived."):
-                return
-            ids = needed.setdefault(path, [])
-            if rule_id is not None and rule_id not in ids:
-                ids.append(rule_id)
-            if (tier, r) < (tier_of.get(path, 9), rank.get(path, (99, 0))[0]):
-                tier_of[path] = tier
-                rank[path] = (r, 0)
-
+        """Fact path -> ids of the rules that need it, in order of first need."""
+        best: dict[str, tuple[int, int]] = {}
+        """Fact path -> the lowest (tier, rank) of what needs it."""
         if self.red_flags is not None:
-            for k, p in enumerate(self.red_flags.possible):
-                for path in p.settle:
-                    note(path, p.rule.id, 0, k)
+            for k, possible in enumerate(self.red_flags.possible):
+                _note(needed, best, possible.settle, possible.rule.id, (0, k))
+        self._note_undetermined(needed, best)
+        _note(needed, best, self.red_flag_missing, None, (1, 4))
+        tiers = ("urgency", "urgency", "section", "other")
+        # within a rank, grouped by topic in consultation order (facts/questions.yaml), then by need
+        topic = load_questions().topic_rank
+        ranked: list[tuple[tuple[int, int, int, str], MissingFact]] = []
+        for p, ids in needed.items():
+            tier, r = best[p]
+            m = MissingFact(p, tuple(ids), (tier * 100 + r, -len(ids)), tiers[tier])
+            ranked.append(((m.rank[0], topic.get(p, 999), m.rank[1], p), m))
+        ranked.sort(key=operator.itemgetter(0))
+        return tuple(m for _key, m in ranked)
+
+    def _note_undetermined(self, needed: dict[str, list[str]], best: dict[str, tuple[int, int]]) -> None:
+        """``missing_information``'s notes of the undetermined rules' unknown facts."""
+        vocab = self.vocabulary
         blocking = self.section_blockers
         unasked = {
             spec.kind
             for spec in vocab.sections.values()
             if spec.requested_by is not None and self.facts.get(spec.requested_by) is None
         }
+        unknown = self.unknown_facts
+        kind_rank = vocab.kind_rank
+        urgency_rank = vocab.urgency_rank
+        urgent_kinds = vocab.urgent_kinds
         for o in self.undetermined:
-            c = o.rule.concludes
-            if c.kind in unasked:
+            rule = o.rule
+            kind = rule.concludes.kind
+            if kind in unasked:
                 continue  # e.g. no referral is being considered: nothing to answer, nothing to ask
-            urgent = c.kind in vocab.urgent_kinds
-            r = vocab.kind_rank.get(c.kind, 99) + vocab.urgency_rank.get(o.rule.urgency, 0)
-            tier = 1 if urgent else (2 if o.rule.id in blocking else 3)
-            for path in self.unknown_facts[o.rule.id]:
-                note(path, o.rule.id, tier, r)
-        for path in self.red_flag_missing:
-            note(path, None, 1, 4)
-        tiers = ("urgency", "urgency", "section", "other")
-        facts = [
-            MissingFact(p, tuple(ids), (tier_of[p] * 100 + rank[p][0], -len(ids)), tiers[tier_of[p]])
-            for p, ids in needed.items()
-        ]
-        # within a rank, grouped by topic in consultation order (facts/questions.yaml), then by need
-        topic = load_questions().topic_rank
-        return tuple(sorted(facts, key=lambda m: (m.rank[0], topic.get(m.path, 999), m.rank[1], m.path)))
+            rule_id = rule.id
+            tier = 1 if kind in urgent_kinds else (2 if rule_id in blocking else 3)
+            _note(
+                needed,
+                best,
+                unknown[rule_id],
+                rule_id,
+                (tier, kind_rank.get(kind, 99) + urgency_rank.get(rule.urgency, 0)),
+            )
 
     @cached_property
     def section_blockers(self) -> frozenset[str]:
