@@ -130,6 +130,11 @@ class Rule:
         return tuple(positive_leaves(self.when))
 
     @cached_property
+    def proviso_leaves(self) -> tuple[Leaf, ...]:
+        """The rule's comparisons marked ``proviso``, in order (see ``sections``)."""
+        return tuple(leaf for leaf in leaves(self.when) if leaf.proviso)
+
+    @cached_property
     def support_memo(self) -> dict[tuple[int, ...], list[tuple[Leaf, bool]]]:
         """Explanations already worked out, keyed by the values of ``leaf_indices`` (see ``Decision.support``)."""
         return {}

@@ -133,6 +133,8 @@ class Context:
 
     def conditionally_true(self, i: int) -> bool:
         """True when rule ``i`` is unknown only because of comparisons marked ``proviso``."""
+        if not self.rules[i].proviso_leaves:
+            return False
         memo, key = self._memo_key(i, "conditional")
         found: bool | None = memo.get(key)
         if found is None:
@@ -144,7 +146,7 @@ class Context:
     def _conditionally_true(self, i: int) -> bool:
         rule = self.rules[i]
         values = self.rule_values(i)
-        provisos = [leaf.index for leaf in ir.leaves(rule.when) if leaf.proviso and values[leaf.index] == U]
+        provisos = [leaf.index for leaf in rule.proviso_leaves if values[leaf.index] == U]
         if not provisos:
             return False
         assumed = list(values)
@@ -158,8 +160,8 @@ class Context:
         values = self.rule_values(i)
         out: list[Proviso] = []
         limit = len(self.results)
-        for leaf in ir.leaves(rule.when):
-            if not leaf.proviso or values[leaf.index] != U:
+        for leaf in rule.proviso_leaves:
+            if values[leaf.index] != U:
                 continue
             path = leaf.path
             label = leaf.label or path
