@@ -18,7 +18,8 @@ from pydantic import BaseModel, ValidationError
 from painpath.audit.synth import cohort
 from painpath.errors import FactsValidationError
 from painpath.facts import CATALOGUE, PatientFacts, parse_facts_json
-from painpath.facts.parse import _DIRECT, problems_from
+from painpath.facts.parse import problems_from
+from painpath.facts.patient import PatientFactsFields
 
 PATIENTS = list(cohort(60, 20261121))
 PATHS = sorted({*CATALOGUE, "assessment_date", "instruments.phq9.date", "instruments.bpi.date", "patient_id"})
@@ -90,10 +91,25 @@ def _fast(raw: str | bytes) -> tuple[str, Any]:
         return "error", [p.render() for p in exc.problems]
 
 
-def test_the_direct_validator_is_in_use() -> None:
-    assert _DIRECT is not None
-    facts = _DIRECT.validate_json(json.dumps(PATIENTS[0]))
-    assert isinstance(facts, PatientFacts)
+def test_facts_without_group_answers_take_the_direct_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No group answers: validated by ``PatientFactsFields`` and given as ``PatientFacts``; with group
+    answers, the full path (which applies them)."""
+    full: list[object] = []
+    original = PatientFacts.model_validate_json
+
+    def counted(raw: str | bytes) -> PatientFacts:
+        full.append(raw)
+        return original(raw)
+
+    monkeypatch.setattr(PatientFacts, "model_validate_json", counted)
+    raw = json.dumps(PATIENTS[0])
+    facts = parse_facts_json(raw)
+    assert type(facts) is PatientFacts
+    assert _typed(facts)[1:] == _typed(PatientFactsFields.model_validate_json(raw))[1:]
+    assert full == []
+    grouped = parse_facts_json(json.dumps({**PATIENTS[0], "answered_groups": ["no_cauda_equina_symptoms"]}))
+    assert len(full) == 1
+    assert grouped.red_flags.saddle_anaesthesia is not None
 
 
 @pytest.mark.parametrize("patient", range(len(PATIENTS)))

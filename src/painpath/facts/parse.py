@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from pydantic_core import SchemaValidator
 
 from painpath.errors import FactsValidationError, Problem, suggest
 from painpath.facts.catalogue import CATALOGUE, _base_type, _unwrap_optional
-from painpath.facts.patient import PatientFacts
+from painpath.facts.patient import PatientFacts, PatientFactsFields
 
 _LEAF_NAMES: dict[str, list[str]] = {}
 for _path in CATALOGUE:
@@ -72,27 +71,6 @@ def parse_facts(data: Any) -> PatientFacts:
         raise FactsValidationError("invalid patient facts", problems_from(exc)) from None
 
 
-def _direct_validator() -> SchemaValidator | None:
-    """``PatientFacts``' validator without its one model-level "before" step (applying group answers).
-
-    That step needs the decoded object, so with it pydantic turns the whole JSON document into
-    Python dicts and lists before validating them; without it the document is validated straight from
-    its bytes (same fields, same field and model validators, same ``PatientFacts`` instances). None if
-    the schema is not shaped as expected (a pydantic upgrade), and then every parse takes the full path.
-    """
-    schema = PatientFacts.__pydantic_core_schema__
-    inner = schema.get("schema")
-    if schema.get("type") != "model" or not isinstance(inner, dict) or inner.get("type") != "function-before":
-        return None
-    fields = inner.get("schema")
-    if not isinstance(fields, dict) or fields.get("type") != "model-fields":
-        return None
-    return SchemaValidator({**schema, "schema": fields})
-
-
-_DIRECT = _direct_validator()
-
-
 def parse_facts_json(text: str | bytes) -> PatientFacts:
     """Validate JSON text as patient facts, raising ``FactsValidationError``.
 
@@ -100,14 +78,14 @@ def parse_facts_json(text: str | bytes) -> PatientFacts:
     identity) are validated straight from the bytes; anything else, and any input the direct validator
     refuses, takes the model's full path, so group answers and every error are exactly as before.
     """
-    if _DIRECT is not None:
-        try:
-            facts: PatientFacts = _DIRECT.validate_json(text)
-        except ValidationError:
-            pass  # reported by the full path below, with its own locations and suggestions
-        else:
-            if not facts.answered_groups:
-                return facts
+    try:
+        direct = PatientFactsFields.model_validate_json(text)
+    except ValidationError:
+        pass  # reported by the full path below, with its own locations and suggestions
+    else:
+        if not direct.answered_groups:
+            # validated: the same values and nested models, now as ``PatientFacts``
+            return PatientFacts.model_construct(direct.model_fields_set, **direct.__dict__)
     try:
         return PatientFacts.model_validate_json(text)
     except ValidationError as exc:
