@@ -34,7 +34,7 @@ from painpath.engine.decision import (
     SectionEntry,
 )
 from painpath.engine.durable_adapter import DurableCore
-from painpath.engine.kleene import T, U, compile_stratum
+from painpath.engine.kleene import T, U, compile_stratum_values
 from painpath.engine.loader import check_overrides, load_ruleset, load_site_config
 from painpath.engine.scores import interpret
 from painpath.engine.sections import (
@@ -119,7 +119,7 @@ class Engine:
         self.site_name = site_name
         self._site = site
         self.parameters = {name: site.get(name, spec.value) for name, spec in ruleset.parameters.items()}
-        self._kleene = [compile_stratum(s, self.parameters) for s in ruleset.strata]
+        self._kleene = [compile_stratum_values(s, self.parameters)[0] for s in ruleset.strata]
         self._durable = DurableCore(ruleset, self.parameters)
         self._plan()
         self.stats = EngineStats()
@@ -195,11 +195,10 @@ class Engine:
                     for p, v in inject.items():
                         if v is None:
                             flat.pop(p, None)
-                values_list = [U] * stratum.leaf_count
-                mine = self._kleene[k](flat, values_list)
+                mine, leaf_values = self._kleene[k](flat)
                 results.extend(mine)
-                stratum_values.append(values_list)
-                evaluated.append((stratum.rules, mine, tuple(values_list)))
+                stratum_values.append(leaf_values)
+                evaluated.append((stratum.rules, mine, leaf_values))
                 if evaluator == "durable":
                     durable = self._durable.fired(k, flat)
                     # The sets are equal when they are as large and every durable-rules firing is
