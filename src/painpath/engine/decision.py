@@ -78,6 +78,23 @@ class RuleOutcome:
     values: tuple[int, ...]
 
 
+_new_object = object.__new__
+_set_outcome_rule = vars(RuleOutcome)["rule"].__set__
+_set_outcome_status = vars(RuleOutcome)["status"].__set__
+_set_outcome_values = vars(RuleOutcome)["values"].__set__
+
+
+def _outcome(rule: ir.Rule, status: RuleStatus, values: tuple[int, ...]) -> RuleOutcome:
+    """``RuleOutcome(rule, status, values)`` without the frozen dataclass's ``__init__`` (which sets each
+    slot through ``object.__setattr__``): the same object, built in about half the time; a decision
+    builds one per rule."""
+    outcome: RuleOutcome = _new_object(RuleOutcome)
+    _set_outcome_rule(outcome, rule)
+    _set_outcome_status(outcome, status)
+    _set_outcome_values(outcome, values)
+    return outcome
+
+
 @dataclass(frozen=True, slots=True)
 class ParameterUse:
     """The value a named parameter had in this evaluation, and where it came from."""
@@ -265,7 +282,7 @@ class Decision:
         for rules, results, values in self.evaluated:
             if len(rules) != len(results):
                 raise ValueError("a stratum's results do not match its rules")
-            out.extend(map(RuleOutcome, rules, map(name, results), itertools.repeat(values)))
+            out.extend(map(_outcome, rules, map(name, results), itertools.repeat(values)))
         return tuple(out)
 
     @cached_property
