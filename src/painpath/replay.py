@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 import structlog
 
-from painpath.engine import Engine, RulesetIR, Trace, decision_to_dict, hash_files, load_ruleset
+from painpath.engine import Decision, Engine, RulesetIR, Trace, decision_to_dict, hash_files, load_ruleset
 from painpath.errors import PainpathError
 from painpath.facts import parse_facts, parse_facts_json
 from painpath.store import DecisionRecord, Store
@@ -176,21 +176,41 @@ class Replayer:
             created_at=issued["created_at"],
         )
 
-        def render(level: Trace) -> bytes:
+        def render(level: Trace, legacy: bool = False) -> bytes:
             doc = decision_to_dict(decision, trace=level)
+            if legacy:
+                doc["rules"] = _legacy_summary_rules(decision, doc["rules"])
             for name, value in issued.items():  # members added where it was issued (FHIR report, CDS call)
                 if name not in doc:
                     doc[name] = value
             return orjson.dumps(doc)
 
         original_level: Trace = issued.get("trace", "full")
-        if render(original_level) != record.output_json.encode("utf-8"):
+        as_issued = record.output_json.encode("utf-8")
+        legacy = original_level == "summary" and any(r.get("status") == "undetermined" for r in issued.get("rules", ()))
+        if render(original_level, legacy) != as_issued:
             log.error("replay_differs", decision_id=record.decision_id, ruleset_hash=record.ruleset_hash[:12])
             raise ReplayUnavailable(
                 "re-deriving the decision did not reproduce what was issued (engine "
                 f"{issued['engine']['version']} then, {decision.engine_version} now)"
             )
         return render(trace)
+
+
+def _legacy_summary_rules(decision: Decision, fired: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``rules`` of a summary decision as issued before 2026-12-02, which also listed each
+    undetermined rule with the facts that would settle it (``missing``), in evaluation order."""
+    by_id = {r["id"]: r for r in fired}
+    unknown = decision.unknown_facts
+    out: list[dict[str, Any]] = []
+    for o in decision.outcomes:
+        if o.status == "fired":
+            out.append(by_id[o.rule.id])
+        elif o.status == "undetermined":
+            rule = o.rule
+            brief = {"id": rule.id, "version": rule.version, "stratum": rule.stratum, "status": o.status}
+            out.append({**brief, "missing": list(unknown[rule.id])})
+    return out
 
 
 _REPLAYERS: weakref.WeakKeyDictionary[Engine, Replayer] = weakref.WeakKeyDictionary()

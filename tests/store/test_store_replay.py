@@ -185,3 +185,33 @@ def test_retention_days_setting() -> None:
     assert retention_days({"PAINPATH_RETENTION_DAYS": "365"}) == 365
     with pytest.raises(ValueError, match="whole number"):
         retention_days({"PAINPATH_RETENTION_DAYS": "0"})
+
+
+def test_issue12_a_summary_issued_before_the_lean_trace_still_rederives(store: Store) -> None:
+    """Summary decisions issued before 2026-12-02 also listed undetermined rules with their missing
+    facts; their full trace is still re-derived (and a tampered one still refused)."""
+    engine = Engine.from_directory(default_rules_dir())
+    archive_ruleset(store, engine)
+    raw = json.dumps(PATIENT).encode()
+    record, _ = _issue(engine, raw, "summary")
+    issued = orjson.loads(record.output_json)
+    full = orjson.loads(_issue(engine, raw, "full")[1])
+    fired = {r["id"]: r for r in issued["rules"]}
+    issued["rules"] = [  # the old summary, built from the full trace
+        fired[r["id"]]
+        if r["status"] == "fired"
+        else {k: r[k] for k in ("id", "version", "stratum", "status", "missing")}
+        for r in full["rules"]
+        if r["status"] != "not_fired"
+    ]
+    assert any(r["status"] == "undetermined" for r in issued["rules"])
+    old = DecisionRecord(**{**record.__dict__, "output_json": orjson.dumps(issued).decode()})
+    store.decisions.append(old)
+    got = store.decisions.get(old.decision_id)
+    assert got is not None
+    rederived = orjson.loads(Replayer(engine, store.decisions.rulesets).rederive(got, "full"))
+    assert rederived["decision_id"] == old.decision_id and rederived["trace"] == "full"
+    issued["rules"][0] = {**issued["rules"][0], "version": "0.0.1"}
+    tampered = DecisionRecord(**{**old.__dict__, "output_json": orjson.dumps(issued).decode()})
+    with pytest.raises(ReplayUnavailable, match="did not reproduce"):
+        Replayer(engine, store.decisions.rulesets).rederive(tampered)
