@@ -60,6 +60,7 @@ class ZstdCodec:
 
     def __init__(self, dictionary: bytes) -> None:
         self.dictionary = zstandard.ZstdCompressionDict(dictionary, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+        self.dictionary.precompute_compress(level=ZSTD_LEVEL)  # digested once, not at every compression
         self._compressors: list[zstandard.ZstdCompressor] = []
         self._decompressors: list[zstandard.ZstdDecompressor] = []
         self._lock = threading.Lock()
