@@ -25,9 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from painpath.audit.readers import FORMATS
 from painpath.audit.runner import AuditOptions, run_audit
 from painpath.audit.synth import write_cohort
-from painpath.facts import parse_facts_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,11 +44,11 @@ def _cpu_seconds(who: int) -> float:
 def measure_validate(cohort: Path) -> dict[str, float]:
     started = time.perf_counter()
     n = 0
+    jsonl = FORMATS["jsonl"]  # what the audit's workers do with each line: facts and envelope (site, clinician)
     with cohort.open("rb") as f:
-        for line in f:
-            if line.strip():
-                parse_facts_json(line)
-                n += 1
+        for _line_no, record in jsonl.records(f):
+            jsonl.to_facts(record, None)
+            n += 1
     seconds = time.perf_counter() - started
     return {
         "n": n,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
+import gzip
 import json
 import os
 import platform
@@ -33,7 +34,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import zstandard
 
+from painpath.api.compression import GZIP_LEVEL, ZSTD_LEVEL
 from painpath.audit.synth import cohort as synthetic_cohort
 from painpath.engine import Engine, decision_to_dict
 from painpath.engine.durable_adapter import DurableCore
@@ -145,6 +148,29 @@ def storage(engine: Engine, bodies: list[bytes]) -> None:
     )
 
 
+def response_sizes(
+    engine: Engine, render: Callable[[bytes], bytes], wire: Callable[[bytes], bytes], bodies: list[bytes]
+) -> None:
+    """The default response's size as JSON and on the wire (zstd and gzip, as the API sends it)."""
+    rendered = [render(b) for b in bodies[:2000]]
+    sizes = sorted(map(len, rendered))
+    zstd_sizes = sorted(len(wire(r)) for r in rendered)
+    gzip_sizes = sorted(len(gzip.compress(r, GZIP_LEVEL, mtime=0)) for r in rendered)
+    full_sizes = sorted(
+        len(orjson.dumps(decision_to_dict(engine.evaluate(parse_facts_json(b)), trace="full"))) for b in bodies[:500]
+    )
+
+    def p90(xs: list[int]) -> float:
+        return xs[int(0.9 * (len(xs) - 1))] / 1024
+
+    print(
+        f"  default response (summary trace) on the wire: zstd {statistics.median(zstd_sizes) / 1024:.1f} KiB median "
+        f"(p90 {p90(zstd_sizes):.1f}), gzip {statistics.median(gzip_sizes) / 1024:.1f} KiB (p90 {p90(gzip_sizes):.1f}) "
+        f"(target <= 8 KiB); as JSON {statistics.median(sizes) / 1024:.1f} KiB (p90 {p90(sizes):.1f}); "
+        f"full trace {statistics.median(full_sizes) / 1024:.1f} KiB median as JSON"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000)
@@ -172,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     def render(eng: Engine, raw: bytes) -> bytes:
         return orjson.dumps(decision_to_dict(eng.evaluate(parse_facts_json(raw)), trace="summary"))
 
+    zstd = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    wire = zstd.compress  # what painpath.api.compression sends a client that accepts zstd
+
     print("paths (each from the JSON bytes of one patient):")
     floor = measure("floor: facts validation (parse + flatten)", lambda b: flatten(parse_facts_json(b)), bodies)
     print()
@@ -184,21 +213,14 @@ def main(argv: list[str] | None = None) -> int:
         ("Kleene path, full Decision", lambda b: engine.evaluate(parse_facts_json(b), evaluator="kleene")),
         ("durable-rules path (cross-checked), Decision", lambda b: engine.evaluate(parse_facts_json(b))),
         ("durable-rules path + default JSON render", lambda b: render(engine, b)),
+        ("  the same + zstd (the HTTP response's bytes)", lambda b: wire(render(engine, b))),
     ):
         res = measure(label, fn, bodies)
         print(f"  x{res['p50'] / floor['p50']:.2f} floor")
         rows.append((label, res))
     bad = engine.stats.disagreements + engine.stats.engine_errors - before
-    sizes = sorted(len(render(engine, b)) for b in bodies[:2000])
-    full_sizes = sorted(
-        len(orjson.dumps(decision_to_dict(engine.evaluate(parse_facts_json(b)), trace="full"))) for b in bodies[:500]
-    )
-    print(
-        f"  default response (summary trace): {statistics.median(sizes) / 1024:.1f} KiB median, "
-        f"p90 {sizes[int(0.9 * (len(sizes) - 1))] / 1024:.1f} KiB (target <= 8 KiB); full trace "
-        f"{statistics.median(full_sizes) / 1024:.1f} KiB median"
-    )
-    print(f"evaluator disagreements + engine errors: {bad} of {3 * args.n + 300 * 3}")
+    response_sizes(engine, lambda b: render(engine, b), wire, bodies)
+    print(f"evaluator disagreements + engine errors: {bad} of {4 * args.n + 300 * 4}")
 
     print("alternatives side by side (durable-rules path + default render; interleaved patient by patient):")
     reused, own = side_by_side(

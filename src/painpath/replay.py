@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 import structlog
 
-from painpath.engine import Engine, RulesetIR, Trace, decision_to_dict, hash_files, load_ruleset
+from painpath.engine import Decision, Engine, RulesetIR, Trace, decision_to_dict, hash_files, load_ruleset
 from painpath.errors import PainpathError
 from painpath.facts import parse_facts, parse_facts_json
 from painpath.store import DecisionRecord, Store
@@ -70,29 +70,48 @@ def load_archived(files: Mapping[str, str], content_hash: str, into: Path) -> En
     return Engine(ruleset)
 
 
-def zdict_for(engine: Engine) -> bytes:
-    """A preset compression dictionary for this ruleset's decisions: two synthetic decisions (at most 32 KB)."""
+ZSTD_DICT_PATIENTS = 16
+"""Synthetic decisions in a ruleset's zstd dictionary (~330 KB): with 16, a stored decision of the
+benchmark cohort is ~1.5 KB; 8 give ~1.7 KB, 40 ~1.3 KB for a dictionary 2.6 times as large."""
+
+
+ZSTD_DICT_FULL_TRACE = 2
+"""Of those, decisions at the full trace (``?trace=full`` decisions are stored too)."""
+_DICT_ID = "00000000-0000-0000-0000-000000000000"
+_DICT_TIME = "2026-01-01T00:00:00.000+00:00"
+
+
+def zstd_dict_for(engine: Engine) -> bytes:
+    """The raw-content zstd dictionary of this ruleset's payloads: payload-shaped documents (the input
+    and the decision as JSON text, as ``store.replay.pack`` writes them) of synthetic patients, most at
+    the default trace and two at the full trace. Deterministic for a ruleset and engine version."""
     from painpath.audit.synth import cohort  # noqa: PLC0415 - only needed when archiving
 
-    docs = [
-        orjson.dumps(decision_to_dict(engine.evaluate(parse_facts(p)), trace="summary")) for p in cohort(2, 20261202)
-    ]
-    return b"".join(docs)[-32768:]
+    parts = []
+    for i, patient in enumerate(cohort(ZSTD_DICT_PATIENTS, 20261202)):
+        raw = orjson.dumps(patient).decode()
+        decision = engine.evaluate(parse_facts(patient), decision_id=_DICT_ID, created_at=_DICT_TIME)
+        level: Trace = "full" if i < ZSTD_DICT_FULL_TRACE else "summary"
+        doc = {"i": raw, "o": orjson.dumps(decision_to_dict(decision, trace=level)).decode()}
+        parts.append(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS))
+    return b"".join(parts)
 
 
 def archive_ruleset(store: Store, engine: Engine) -> bool:
-    """Keep the running ruleset in the decision log's archive (once per content hash); True if added."""
+    """Keep the running ruleset in the decision log's archive (once per content hash), with its
+    dictionaries; True if added. A ruleset archived without a zstd dictionary gets one."""
     rs = engine.ruleset
+    archive = store.decisions.rulesets
+    archived, has_zstd = archive.kept(rs.content_hash)
+    if archived and has_zstd:
+        return False
     try:
         files = ruleset_files(rs)
     except (ReplayUnavailable, OSError) as exc:
         log.warning("ruleset_not_archived", ruleset_hash=rs.content_hash[:12], reason=str(exc))
         return False
-    archive = store.decisions.rulesets
-    if rs.content_hash in archive.hashes():
-        return False
-    added = archive.archive(rs.content_hash, rs.name, rs.version, files, zdict_for(engine))
-    log.info("ruleset_archived", ruleset_hash=rs.content_hash[:12], files=len(files))
+    added = archive.archive(rs.content_hash, rs.name, rs.version, files, zstd_dict=zstd_dict_for(engine))
+    log.info("ruleset_archived", ruleset_hash=rs.content_hash[:12], files=len(files), added=added)
     return added
 
 
@@ -157,21 +176,41 @@ class Replayer:
             created_at=issued["created_at"],
         )
 
-        def render(level: Trace) -> bytes:
+        def render(level: Trace, legacy: bool = False) -> bytes:
             doc = decision_to_dict(decision, trace=level)
+            if legacy:
+                doc["rules"] = _legacy_summary_rules(decision, doc["rules"])
             for name, value in issued.items():  # members added where it was issued (FHIR report, CDS call)
                 if name not in doc:
                     doc[name] = value
             return orjson.dumps(doc)
 
         original_level: Trace = issued.get("trace", "full")
-        if render(original_level) != record.output_json.encode("utf-8"):
+        as_issued = record.output_json.encode("utf-8")
+        legacy = original_level == "summary" and any(r.get("status") == "undetermined" for r in issued.get("rules", ()))
+        if render(original_level, legacy) != as_issued:
             log.error("replay_differs", decision_id=record.decision_id, ruleset_hash=record.ruleset_hash[:12])
             raise ReplayUnavailable(
                 "re-deriving the decision did not reproduce what was issued (engine "
                 f"{issued['engine']['version']} then, {decision.engine_version} now)"
             )
         return render(trace)
+
+
+def _legacy_summary_rules(decision: Decision, fired: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``rules`` of a summary decision as issued before 2026-12-02, which also listed each
+    undetermined rule with the facts that would settle it (``missing``), in evaluation order."""
+    by_id = {r["id"]: r for r in fired}
+    unknown = decision.unknown_facts
+    out: list[dict[str, Any]] = []
+    for o in decision.outcomes:
+        if o.status == "fired":
+            out.append(by_id[o.rule.id])
+        elif o.status == "undetermined":
+            rule = o.rule
+            brief = {"id": rule.id, "version": rule.version, "stratum": rule.stratum, "status": o.status}
+            out.append({**brief, "missing": list(unknown[rule.id])})
+    return out
 
 
 _REPLAYERS: weakref.WeakKeyDictionary[Engine, Replayer] = weakref.WeakKeyDictionary()

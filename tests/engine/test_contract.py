@@ -96,7 +96,10 @@ def test_every_example_and_scenario_decision_matches_the_models(decisions: list[
 
 def test_a_full_trace_gives_every_rule_its_clauses(decisions: list[dict[str, Any]]) -> None:
     summary = next(d for d in decisions if d["trace"] == "summary")
-    assert any(set(r) == {"id", "version", "stratum", "status", "missing"} for r in summary["rules"])
+    assert summary["rules"] and all(
+        set(r) == {"id", "version", "stratum", "status", "because"} for r in summary["rules"]
+    )
+    assert all(r["status"] == "fired" for r in summary["rules"])  # issue 12: the others are in the full trace
     with pytest.raises(ValueError, match="full trace"):
         DecisionDocument.model_validate({**summary, "trace": "full"})
 

@@ -18,9 +18,9 @@ from painpath.facts import parse_facts_json
 from painpath.paths import default_rules_dir
 from painpath.replay import Replayer, ReplayUnavailable, archive_ruleset
 from painpath.store import DecisionRecord, Store
-from painpath.store.replay import Payload, pack, unpack
+from painpath.store.replay import Payload, ZstdCodec, pack, unpack
 from painpath.store.retention import prune, retention_days, tombstone
-from painpath.store.tables import decisions
+from painpath.store.tables import decisions, rulesets
 
 PATIENT = next(iter(cohort(1, 5)))  # SYNTHETIC
 
@@ -54,6 +54,12 @@ def test_payloads_round_trip_plain_and_with_a_dictionary() -> None:
     assert unpack(blob, zdict) == payload
     with pytest.raises(ValueError, match="dictionary"):
         unpack(blob)
+    codec = ZstdCodec(b'{"o":"{\\"z\\":1,\\"a\\":\\"caf' * 100)
+    blob = pack(payload, zdict, codec)
+    assert blob[:1] == b"Z"  # zstd with the ruleset's dictionary wins over zlib's
+    assert unpack(blob, codec=codec) == payload
+    with pytest.raises(ValueError, match="zstd dictionary"):
+        unpack(blob, zdict)
 
 
 @pytest.fixture
@@ -121,9 +127,38 @@ def test_stored_decisions_are_compact(store: Store) -> None:
     with store.engine.connect() as conn:
         row = conn.execute(decisions.select().where(decisions.c.decision_id == record.decision_id)).mappings().one()
     assert row["output_json"] == row["input_facts"] == row["parameters"] == ""
-    assert row["payload"][:1] == b"D"
-    assert len(row["payload"]) < len(body) / 4
+    assert row["payload"][:1] == b"Z"
+    assert len(row["payload"]) < len(body) / 8, (len(row["payload"]), len(body))
     assert store.decisions.output(record.decision_id) == body.decode()
+
+
+def test_issue12_payloads_of_an_older_format_stay_readable_when_the_ruleset_gains_a_zstd_dictionary(
+    store: Store,
+) -> None:
+    """A log written before zstd: its ruleset was archived with a zlib dictionary only, and its payloads
+    are ``D``. Starting the service again adds the zstd dictionary; old and new payloads both read back."""
+    engine = Engine.from_directory(default_rules_dir())
+    rs = engine.ruleset
+    archive = store.decisions.rulesets
+    assert archive.archive(rs.content_hash, rs.name, rs.version, {"rules/ruleset.yaml": "x"})  # no zstd dictionary
+    zdict = b"".join(_issue(engine, json.dumps(p).encode(), "summary")[1] for p in cohort(2, 9))[-32768:]
+    with store.engine.begin() as conn:
+        conn.execute(rulesets.update().where(rulesets.c.content_hash == rs.content_hash).values(zdict=zdict))
+    archive._forget(rs.content_hash)  # a fresh process would read the row as it is now
+    assert archive.kept(rs.content_hash) == (True, False)
+    old, old_body = _issue(engine, json.dumps(PATIENT).encode(), "summary")
+    store.decisions.append(old)
+
+    assert not archive_ruleset(store, engine)  # already archived: not added again, but given its zstd dictionary
+    assert archive.kept(rs.content_hash) == (True, True)
+    new, new_body = _issue(engine, json.dumps(PATIENT).encode(), "full")
+    store.decisions.append(new)
+    with store.engine.connect() as conn:
+        rows = conn.execute(decisions.select().with_only_columns(decisions.c.decision_id, decisions.c.payload))
+        kinds: dict[str, bytes] = {str(row[0]): bytes(row[1]) for row in rows}
+    assert kinds[old.decision_id][:1] == b"D" and kinds[new.decision_id][:1] == b"Z"
+    assert store.decisions.output(old.decision_id) == old_body.decode()
+    assert store.decisions.output(new.decision_id) == new_body.decode()
 
 
 def test_pruning_keeps_a_tombstone(store: Store) -> None:
@@ -150,3 +185,33 @@ def test_retention_days_setting() -> None:
     assert retention_days({"PAINPATH_RETENTION_DAYS": "365"}) == 365
     with pytest.raises(ValueError, match="whole number"):
         retention_days({"PAINPATH_RETENTION_DAYS": "0"})
+
+
+def test_issue12_a_summary_issued_before_the_lean_trace_still_rederives(store: Store) -> None:
+    """Summary decisions issued before 2026-12-02 also listed undetermined rules with their missing
+    facts; their full trace is still re-derived (and a tampered one still refused)."""
+    engine = Engine.from_directory(default_rules_dir())
+    archive_ruleset(store, engine)
+    raw = json.dumps(PATIENT).encode()
+    record, _ = _issue(engine, raw, "summary")
+    issued = orjson.loads(record.output_json)
+    full = orjson.loads(_issue(engine, raw, "full")[1])
+    fired = {r["id"]: r for r in issued["rules"]}
+    issued["rules"] = [  # the old summary, built from the full trace
+        fired[r["id"]]
+        if r["status"] == "fired"
+        else {k: r[k] for k in ("id", "version", "stratum", "status", "missing")}
+        for r in full["rules"]
+        if r["status"] != "not_fired"
+    ]
+    assert any(r["status"] == "undetermined" for r in issued["rules"])
+    old = DecisionRecord(**{**record.__dict__, "output_json": orjson.dumps(issued).decode()})
+    store.decisions.append(old)
+    got = store.decisions.get(old.decision_id)
+    assert got is not None
+    rederived = orjson.loads(Replayer(engine, store.decisions.rulesets).rederive(got, "full"))
+    assert rederived["decision_id"] == old.decision_id and rederived["trace"] == "full"
+    issued["rules"][0] = {**issued["rules"][0], "version": "0.0.1"}
+    tampered = DecisionRecord(**{**old.__dict__, "output_json": orjson.dumps(issued).decode()})
+    with pytest.raises(ReplayUnavailable, match="did not reproduce"):
+        Replayer(engine, store.decisions.rulesets).rederive(tampered)

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from jwt import PyJWTError
 from starlette.types import ASGIApp
 
+from painpath.api.compression import CompressionMiddleware
 from painpath.api.limits import FHIR_MEDIA_TYPE, BodyLimitMiddleware
 from painpath.api.middleware import RequestLogMiddleware
 from painpath.api.openapi import build_openapi
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         path_limits={audits.UPLOAD_PATH: settings.audit_max_bytes},
         media_limits={FHIR_MEDIA_TYPE: settings.fhir_max_body_bytes},
     )
+    app.add_middleware(CompressionMiddleware)  # JSON responses, as Accept-Encoding allows
     install_problem_handlers(app)
     for module in (evaluations, triage, audits, cds_hooks, rules, guidelines, fhir, operations):
         app.include_router(module.router)

@@ -53,6 +53,7 @@ async def issue_decision(
     """
     started = time.perf_counter()
     result = await evaluator.evaluate(raw, request_id, trace, extra)
+    evaluated = time.perf_counter()
     if isinstance(result, Rejected):
         raise result.error()
     body = result.body
@@ -72,6 +73,7 @@ async def issue_decision(
         evaluated_facts=raw.decode("utf-8") if received is not None else None,
     )
     await run_in_threadpool(decisions.append, record)
+    recorded = time.perf_counter()
     log.info(
         "decision_issued",
         decision_id=result.decision_id,
@@ -79,6 +81,8 @@ async def issue_decision(
         ruleset_hash=result.ruleset_hash[:12],
         caller=caller.key_id,
         compute_ms=result.compute_ms,
-        latency_ms=round((time.perf_counter() - started) * 1e3, 3),
+        evaluate_ms=round((evaluated - started) * 1e3, 3),
+        record_ms=round((recorded - evaluated) * 1e3, 3),
+        latency_ms=round((recorded - started) * 1e3, 3),
     )
     return IssuedDecision(decision_id=result.decision_id, status=result.status, body=body)

@@ -288,15 +288,19 @@ class DecisionRuleTrace(Contract):
 
 
 class DecisionRuleBrief(Contract):
-    """A rule in a ``summary`` trace: no clauses (``trace=full`` gives them); an undetermined rule lists
-    the facts that would settle it."""
+    """A rule in a ``summary`` trace: a rule that fired, with the clauses that decided it (``trace=full``
+    gives every rule). Decisions issued before 2026-12-02 also list undetermined rules here, with
+    ``missing``; the facts worth asking for are in ``missing_information``, with the rules that need
+    them (``needed_by``)."""
 
     id: RuleId
     version: str
     stratum: str
     status: RuleStatus
     because: list[DecisionClause] | SkipJsonSchema[None] = _optional("When `fired`: the clauses that decided it.")
-    missing: list[str] | SkipJsonSchema[None] = _optional("When `undetermined`: the facts that would settle it.")
+    missing: list[str] | SkipJsonSchema[None] = _optional(
+        "When `undetermined`, in decisions issued before 2026-12-02: the facts that would settle it."
+    )
 
 
 class DecisionFhirIssue(Contract):
@@ -393,12 +397,11 @@ class DecisionDocument(Contract):
     cds: DecisionCdsCall | SkipJsonSchema[None] = _optional("Only for decisions asked for by a CDS Hooks call.")
     trace: Literal["full", "summary"] | SkipJsonSchema[None] = _optional(
         "How much of the rule trace `rules` carries: `full`, every rule with its clauses; `summary`, only the "
-        "rules that fired (id, version, stratum, status and the clauses that decided them) and the undetermined "
-        "rules with the facts that would settle each, the rules that did not fire left out."
+        "rules that fired (id, version, stratum, status and the clauses that decided them). The facts worth "
+        "asking for are in `missing_information` either way, with the rules that need them (`needed_by`)."
     )
     rules: list[DecisionRuleTrace | DecisionRuleBrief] | SkipJsonSchema[None] = _optional(
-        "The trace, in evaluation order: every rule evaluated (`full`), or those that fired or are undetermined "
-        "(`summary`)."
+        "The trace, in evaluation order: every rule evaluated (`full`), or those that fired (`summary`)."
     )
 
     @model_validator(mode="after")

@@ -266,20 +266,23 @@ def decision_to_dict(decision: Decision, *, trace: Trace = "full") -> dict[str, 
     if trace == "full":
         out["rules"] = [outcome_dict(o, decision, params) for o in decision.outcomes]
         return out
-    unknown = decision.unknown_facts
     rules: list[dict[str, Any]] = []
     for o in decision.outcomes:
-        if o.status == "not_fired":
-            continue  # the full trace (``?trace=full``, ``GET .../trace``) lists them with their clauses
+        if o.status != "fired":
+            # the full trace (``?trace=full``, ``GET .../trace``) lists the others with their clauses;
+            # the facts worth asking for are in ``missing_information`` (``needed_by``)
+            continue
         rule = o.rule
-        brief: dict[str, Any] = {"id": rule.id, "version": rule.version, "stratum": rule.stratum, "status": o.status}
-        if o.status == "fired":  # why it fired: the clauses that decided it (cards and FHIR cite them)
-            brief["because"] = [
-                clause(leaf, neg, o.values, decision.facts, params) for leaf, neg in decision.support(o)
-            ]
-        else:
-            brief["missing"] = list(unknown[rule.id])
-        rules.append(brief)
+        rules.append(
+            {
+                "id": rule.id,
+                "version": rule.version,
+                "stratum": rule.stratum,
+                "status": "fired",
+                # why it fired: the clauses that decided it (cards and FHIR cite them)
+                "because": [clause(leaf, neg, o.values, decision.facts, params) for leaf, neg in decision.support(o)],
+            }
+        )
     out["rules"] = rules
     return out
 

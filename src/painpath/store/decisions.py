@@ -90,6 +90,7 @@ class DecisionLog:
         payload = pack(
             Payload(record.input_facts, record.parameters, record.output_json, record.evaluated_facts),
             self.rulesets.zdict(record.ruleset_hash),
+            self.rulesets.codec(record.ruleset_hash),
         )
         with (
             self.writing("recording a decision"),
@@ -128,7 +129,13 @@ class DecisionLog:
         if row is None or row["pruned_at"] is not None:
             return None
         if row["payload"] is not None:
-            content = unpack(row["payload"], self.rulesets.zdict(row["ruleset_hash"]))
+            blob, ruleset_hash = row["payload"], row["ruleset_hash"]
+            zstd = blob[:1] == b"Z"
+            content = unpack(
+                blob,
+                None if zstd else self.rulesets.zdict(ruleset_hash),
+                self.rulesets.codec(ruleset_hash) if zstd else None,
+            )
         else:  # written before migration 0005
             content = Payload(row["input_facts"], row["parameters"], row["output_json"])
         return DecisionRecord(

@@ -40,8 +40,9 @@ decisions = Table(
         "payload",
         LargeBinary,
         nullable=True,
-        comment="zlib-compressed JSON of the input, parameters and decision as issued (store/replay.py); "
-        "the three text columns are then empty. Null once pruned (or for rows written before 0005)",
+        comment="compressed JSON (zstd or zlib, first byte says which) of the input, parameters and decision as "
+        "issued (store/replay.py); the three text columns are then empty. Null once pruned (or for rows "
+        "written before 0005)",
     ),
     Column("pruned_at", DateTime(timezone=True), nullable=True, comment="set when retention removed the content"),
     Index("ix_decisions_created_at", "created_at"),
@@ -61,6 +62,12 @@ rulesets = Table(
     Column("archived_at", DateTime(timezone=True), nullable=False),
     Column("files", LargeBinary, nullable=False, comment="zlib-compressed JSON: relative path -> file text"),
     Column("zdict", LargeBinary, nullable=True, comment="preset zlib dictionary for this ruleset's decisions"),
+    Column(
+        "zstd_dict",
+        LargeBinary,
+        nullable=True,
+        comment="zstd raw-content dictionary for this ruleset's decisions (payloads marked Z)",
+    ),
 )
 
 api_keys = Table(
