@@ -7,13 +7,15 @@ names. ``render.decision_to_dict`` turns it into the documented JSON contract.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+import operator
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
 from painpath.engine import ir
-from painpath.engine.kleene import F, T, U, supporting_leaves
+from painpath.engine.kleene import F, T, U, supporting_leaves, value_of
 from painpath.engine.scores import ScoreBand
 from painpath.engine.vocabulary import Vocabulary
 from painpath.facts.questions import load_questions
@@ -30,6 +32,43 @@ negative ones are unknown; ``conditional`` a positive status holds provided that
 hold; ``undetermined`` otherwise."""
 
 
+CONTEXT_MEMO_LIMIT = 1024
+"""Entries per rule in ``Rule.context_memo`` (a bound on memory, whatever the patients)."""
+
+
+def rule_support(rule: ir.Rule, values: Sequence[int]) -> list[tuple[ir.Leaf, bool]]:
+    """``kleene.supporting_leaves(rule.when, values)``, remembered per rule.
+
+    The explanation depends only on the rule and its own comparisons' values, which repeat across
+    patients: the rule keeps a bounded memo of them (``Rule.support_memo``), read-only to callers.
+    """
+    key = rule.leaf_key(values)
+    memo = rule.support_memo
+    found = memo.get(key)
+    if found is None:
+        found = supporting_leaves(rule.when, values)
+        if len(memo) < _SUPPORT_MEMO_LIMIT:
+            memo[key] = found
+    return found
+
+
+def rule_unknown_facts(rule: ir.Rule, values: Sequence[int]) -> tuple[str, ...]:
+    """The facts whose recording would settle an undetermined rule (``kleene.missing_facts``), in order;
+    empty for a rule that is not undetermined. Remembered per rule in ``Rule.context_memo``."""
+    memo = rule.context_memo
+    key = ("unknown", rule.leaf_key(values))
+    found: tuple[str, ...] | None = memo.get(key)
+    if found is None:
+        found = (
+            tuple(dict.fromkeys(leaf.path for leaf, _neg in rule_support(rule, values) if values[leaf.index] == U))
+            if value_of(rule.when, values) == U
+            else ()
+        )
+        if len(memo) < CONTEXT_MEMO_LIMIT:
+            memo[key] = found
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class RuleOutcome:
     """One rule's status for this patient; ``values`` are the leaf values of the rule's stratum."""
@@ -37,6 +76,23 @@ class RuleOutcome:
     rule: ir.Rule
     status: RuleStatus
     values: tuple[int, ...]
+
+
+_new_object = object.__new__
+_set_outcome_rule = vars(RuleOutcome)["rule"].__set__
+_set_outcome_status = vars(RuleOutcome)["status"].__set__
+_set_outcome_values = vars(RuleOutcome)["values"].__set__
+
+
+def _outcome(rule: ir.Rule, status: RuleStatus, values: tuple[int, ...]) -> RuleOutcome:
+    """``RuleOutcome(rule, status, values)`` without the frozen dataclass's ``__init__`` (which sets each
+    slot through ``object.__setattr__``): the same object, built in about half the time; a decision
+    builds one per rule."""
+    outcome: RuleOutcome = _new_object(RuleOutcome)
+    _set_outcome_rule(outcome, rule)
+    _set_outcome_status(outcome, status)
+    _set_outcome_values(outcome, values)
+    return outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +220,28 @@ class MissingFact:
     """Why it is asked: ``urgency`` (could raise an urgency), ``section`` (settles a section's answer), ``other``."""
 
 
+def _note(
+    needed: dict[str, list[str]],
+    best: dict[str, tuple[int, int]],
+    paths: tuple[str, ...],
+    rule_id: str | None,
+    key: tuple[int, int],
+) -> None:
+    """Note that ``rule_id`` (None: the red-flag screen) needs ``paths`` at ``key`` = (tier, rank);
+    derived facts are never asked."""
+    for path in paths:
+        if path.startswith("derived."):
+            continue
+        ids = needed.get(path)
+        if ids is None:
+            needed[path] = [] if rule_id is None else [rule_id]
+            best[path] = key
+            continue
+        if rule_id is not None and rule_id not in ids:
+            ids.append(rule_id)
+        best[path] = min(best[path], key)
+
+
 @dataclass(frozen=True)
 class Decision:
     """The outcome of evaluating one patient's facts against one ruleset version."""
@@ -199,11 +277,13 @@ class Decision:
     @cached_property
     def outcomes(self) -> tuple[RuleOutcome, ...]:
         """Every evaluated rule's outcome, in evaluation order (built on first use)."""
-        return tuple(
-            RuleOutcome(rule, _STATUS_NAMES[result], values)
-            for rules, results, values in self.evaluated
-            for rule, result in zip(rules, results, strict=True)
-        )
+        out: list[RuleOutcome] = []
+        name = _STATUS_NAMES.__getitem__
+        for rules, results, values in self.evaluated:
+            if len(rules) != len(results):
+                raise ValueError("a stratum's results do not match its rules")
+            out.extend(map(_outcome, rules, map(name, results), itertools.repeat(values)))
+        return tuple(out)
 
     @cached_property
     def rule_status(self) -> Mapping[str, RuleStatus]:
@@ -232,38 +312,18 @@ class Decision:
         if found is None:
             # The explanation depends only on the rule and its own comparisons' values, which repeat
             # across patients: the rule keeps a bounded memo of them.
-            rule = o.rule
-            values = o.values
-            key = tuple(values[i] for i in rule.leaf_indices)
-            memo = rule.support_memo
-            found = memo.get(key)
-            if found is None:
-                found = supporting_leaves(rule.when, values)
-                if len(memo) < _SUPPORT_MEMO_LIMIT:
-                    memo[key] = found
-            cache[rule.id] = found
+            found = cache[o.rule.id] = rule_support(o.rule, o.values)
         return found
 
     @cached_property
     def undetermined(self) -> tuple[RuleOutcome, ...]:
         """The outcomes of the undetermined rules, in evaluation order."""
-        return tuple(
-            RuleOutcome(rule, "undetermined", values)
-            for rules, results, values in self.evaluated
-            for rule, result in zip(rules, results, strict=True)
-            if result == U
-        )
+        return tuple(o for o in self.outcomes if o.status == "undetermined")
 
     @cached_property
     def unknown_facts(self) -> Mapping[str, tuple[str, ...]]:
         """For each undetermined rule (by id): the facts whose recording would settle it, in order."""
-        out: dict[str, tuple[str, ...]] = {}
-        for o in self.undetermined:
-            values = o.values
-            out[o.rule.id] = tuple(
-                dict.fromkeys(leaf.path for leaf, _neg in self.support(o) if values[leaf.index] == U)
-            )
-        return out
+        return {o.rule.id: rule_unknown_facts(o.rule, o.values) for o in self.undetermined}
 
     @cached_property
     def red_flag_missing(self) -> tuple[str, ...]:
@@ -288,50 +348,53 @@ class Decision:
         answer, then the rest; within a tier by the rank of what the rule concludes, then by how
         many rules need the fact.
         """
-        vocab = self.vocabulary
         needed: dict[str, list[str]] = {}
-        rank: dict[str, tuple[int, int]] = {}
-        tier_of: dict[str, int] = {}
-
-        def note(path: str, rule_id: str | None, tier: int, r: int) -> None:
-            if path.startswith("derived."):
-                return
-            ids = needed.setdefault(path, [])
-            if rule_id is not None and rule_id not in ids:
-                ids.append(rule_id)
-            if (tier, r) < (tier_of.get(path, 9), rank.get(path, (99, 0))[0]):
-                tier_of[path] = tier
-                rank[path] = (r, 0)
-
+        """Fact path -> ids of the rules that need it, in order of first need."""
+        best: dict[str, tuple[int, int]] = {}
+        """Fact path -> the lowest (tier, rank) of what needs it."""
         if self.red_flags is not None:
-            for k, p in enumerate(self.red_flags.possible):
-                for path in p.settle:
-                    note(path, p.rule.id, 0, k)
+            for k, possible in enumerate(self.red_flags.possible):
+                _note(needed, best, possible.settle, possible.rule.id, (0, k))
+        self._note_undetermined(needed, best)
+        _note(needed, best, self.red_flag_missing, None, (1, 4))
+        tiers = ("urgency", "urgency", "section", "other")
+        # within a rank, grouped by topic in consultation order (facts/questions.yaml), then by need
+        topic = load_questions().topic_rank
+        ranked: list[tuple[tuple[int, int, int, str], MissingFact]] = []
+        for p, ids in needed.items():
+            tier, r = best[p]
+            m = MissingFact(p, tuple(ids), (tier * 100 + r, -len(ids)), tiers[tier])
+            ranked.append(((m.rank[0], topic.get(p, 999), m.rank[1], p), m))
+        ranked.sort(key=operator.itemgetter(0))
+        return tuple(m for _key, m in ranked)
+
+    def _note_undetermined(self, needed: dict[str, list[str]], best: dict[str, tuple[int, int]]) -> None:
+        """``missing_information``'s notes of the undetermined rules' unknown facts."""
+        vocab = self.vocabulary
         blocking = self.section_blockers
         unasked = {
             spec.kind
             for spec in vocab.sections.values()
             if spec.requested_by is not None and self.facts.get(spec.requested_by) is None
         }
+        unknown = self.unknown_facts
+        kind_rank = vocab.kind_rank
+        urgency_rank = vocab.urgency_rank
+        urgent_kinds = vocab.urgent_kinds
         for o in self.undetermined:
-            c = o.rule.concludes
-            if c.kind in unasked:
+            rule = o.rule
+            kind = rule.concludes.kind
+            if kind in unasked:
                 continue  # e.g. no referral is being considered: nothing to answer, nothing to ask
-            urgent = c.kind in vocab.urgent_kinds
-            r = vocab.kind_rank.get(c.kind, 99) + vocab.urgency_rank.get(o.rule.urgency, 0)
-            tier = 1 if urgent else (2 if o.rule.id in blocking else 3)
-            for path in self.unknown_facts[o.rule.id]:
-                note(path, o.rule.id, tier, r)
-        for path in self.red_flag_missing:
-            note(path, None, 1, 4)
-        tiers = ("urgency", "urgency", "section", "other")
-        facts = [
-            MissingFact(p, tuple(ids), (tier_of[p] * 100 + rank[p][0], -len(ids)), tiers[tier_of[p]])
-            for p, ids in needed.items()
-        ]
-        # within a rank, grouped by topic in consultation order (facts/questions.yaml), then by need
-        topic = load_questions().topic_rank
-        return tuple(sorted(facts, key=lambda m: (m.rank[0], topic.get(m.path, 999), m.rank[1], m.path)))
+            rule_id = rule.id
+            tier = 1 if kind in urgent_kinds else (2 if rule_id in blocking else 3)
+            _note(
+                needed,
+                best,
+                unknown[rule_id],
+                rule_id,
+                (tier, kind_rank.get(kind, 99) + urgency_rank.get(rule.urgency, 0)),
+            )
 
     @cached_property
     def section_blockers(self) -> frozenset[str]:

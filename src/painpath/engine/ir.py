@@ -6,6 +6,8 @@ are named (and substituted only when compiling for a parameter set), citations r
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -108,6 +110,29 @@ class Rule:
     def leaf_indices(self) -> tuple[int, ...]:
         """The stratum leaf-value indices of the rule's comparisons, in order."""
         return tuple(leaf.index for leaf in leaves(self.when))
+
+    @cached_property
+    def leaf_key(self) -> Callable[[Sequence[int]], tuple[int, ...]]:
+        """A function of the stratum's leaf values giving the values of ``leaf_indices`` as a tuple
+        (the key of the rule's memos; ``operator.itemgetter``, so built at C speed)."""
+        indices = self.leaf_indices
+        if len(indices) == 1:
+            only = indices[0]
+            return lambda values: (values[only],)
+        if not indices:
+            return lambda _values: ()
+        getter: Callable[[Sequence[int]], tuple[int, ...]] = operator.itemgetter(*indices)
+        return getter
+
+    @cached_property
+    def positive_leaf_list(self) -> tuple[Leaf, ...]:
+        """``positive_leaves(self.when)``, worked out once."""
+        return tuple(positive_leaves(self.when))
+
+    @cached_property
+    def proviso_leaves(self) -> tuple[Leaf, ...]:
+        """The rule's comparisons marked ``proviso``, in order (see ``sections``)."""
+        return tuple(leaf for leaf in leaves(self.when) if leaf.proviso)
 
     @cached_property
     def support_memo(self) -> dict[tuple[int, ...], list[tuple[Leaf, bool]]]:

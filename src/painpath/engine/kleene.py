@@ -22,6 +22,7 @@ F, U, T = 0, 1, 2
 NAMES = {F: "false", U: "unknown", T: "true"}
 
 StratumFn = Callable[[Mapping[str, Any], list[int]], tuple[int, ...]]
+StratumValuesFn = Callable[[Mapping[str, Any]], tuple[tuple[int, ...], tuple[int, ...]]]
 
 
 def resolve_value(leaf: ir.Leaf, params: Mapping[str, Any]) -> Any:
@@ -103,34 +104,38 @@ _LITERAL_TYPES = (bool, int, float, str)
 
 def _node_code(node: ir.Node) -> str:
     if isinstance(node, ir.Leaf):
-        return f"L[{node.index}]"
+        return f"a{node.index}"
     if isinstance(node, ir.NotNode):
         return f"(T - {_node_code(node.child)})"
     parts = ", ".join(_node_code(c) for c in node.children)
     if isinstance(node, ir.AllNode):
-        return f"min(({parts},))" if len(node.children) > 1 else _node_code(node.children[0])
+        return f"min({parts})" if len(node.children) > 1 else _node_code(node.children[0])
     if isinstance(node, ir.AnyNode):
-        return f"max(({parts},))" if len(node.children) > 1 else _node_code(node.children[0])
+        return f"max({parts})" if len(node.children) > 1 else _node_code(node.children[0])
     return f"_at_least({node.n}, ({parts},))"
 
 
 def generate_source(stratum: ir.StratumIR, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
     """Generate the Python source of a stratum's evaluator and its constants table.
 
-    Each fact is read once into a local; scalar operands are inlined as literals, sets come from the
-    constants table ``C``.
+    Each fact is read once into a local and each comparison's value is kept in a local (``a<index>``);
+    scalar operands are inlined as literals, sets come from the constants table ``C``.
+    ``evaluate_values(f)`` returns the rules' values and the tuple of every comparison's value;
+    ``evaluate(f, L)`` writes the latter into ``L`` and returns the former.
     """
     consts: list[Any] = []
-    lines = ["def evaluate(f, L):", "    g = f.get"]
+    lines = ["def evaluate_values(f):", "    g = f.get"]
     local: dict[str, str] = {}
+    assigned: set[int] = set()
     for rule in stratum.rules:
         for leaf in ir.leaves(rule.when):
             if leaf.path not in local:
                 local[leaf.path] = f"v{len(local)}"
                 lines.append(f"    {local[leaf.path]} = g({leaf.path!r})")
             v = local[leaf.path]
+            assigned.add(leaf.index)
             if leaf.op == "recorded":
-                lines.append(f"    L[{leaf.index}] = F if {v} is None else T")
+                lines.append(f"    a{leaf.index} = F if {v} is None else T")
                 continue
             value = resolve_value(leaf, params)
             if type(value) in _LITERAL_TYPES:
@@ -139,19 +144,30 @@ def generate_source(stratum: ir.StratumIR, params: Mapping[str, Any]) -> tuple[s
                 consts.append(value)
                 operand = f"C[{len(consts) - 1}]"
             code = _LEAF_CODE[leaf.op].format(v=v, c=operand)
-            lines.append(f"    L[{leaf.index}] = U if {v} is None else ({code})")
-    results = ", ".join(_node_code(rule.when) for rule in stratum.rules)
-    lines.append(f"    return ({results},)" if stratum.rules else "    return ()")
+            lines.append(f"    a{leaf.index} = U if {v} is None else ({code})")
+    results = "".join(f"{_node_code(rule.when)}, " for rule in stratum.rules)
+    values = "".join(f"a{i}, " if i in assigned else "U, " for i in range(stratum.leaf_count))
+    lines.append(f"    return ({results}), ({values})")
+    lines += [
+        "def evaluate(f, L):",
+        "    results, values = evaluate_values(f)",
+        "    L[: len(values)] = values",
+        "    return results",
+    ]
     return "\n".join(lines) + "\n", consts
 
 
 def compile_stratum(stratum: ir.StratumIR, params: Mapping[str, Any]) -> StratumFn:
     """Compile a stratum into a function ``(flat_facts, leaf_values) -> rule values``."""
+    return compile_stratum_values(stratum, params)[1]
+
+
+def compile_stratum_values(stratum: ir.StratumIR, params: Mapping[str, Any]) -> tuple[StratumValuesFn, StratumFn]:
+    """Compile a stratum into ``(flat_facts) -> (rule values, leaf values)`` and the ``StratumFn`` form."""
     source, consts = generate_source(stratum, params)
     namespace: dict[str, Any] = {"C": consts, "T": T, "F": F, "U": U, "_at_least": at_least}
     exec(compile(source, f"<painpath stratum {stratum.id}>", "exec"), namespace)  # noqa: S102 - our own generated code
-    fn: StratumFn = namespace["evaluate"]
-    return fn
+    return namespace["evaluate_values"], namespace["evaluate"]
 
 
 def supporting_leaves(node: ir.Node, values: Sequence[int]) -> list[tuple[ir.Leaf, bool]]:

@@ -24,15 +24,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from painpath.engine import ir
-from painpath.engine.decision import PossibleFinding, Proviso, Reason, RedFlagFinding, SectionEntry
-from painpath.engine.kleene import T, U, missing_facts, value_of
+from painpath.engine.decision import (
+    CONTEXT_MEMO_LIMIT,
+    PossibleFinding,
+    Proviso,
+    Reason,
+    RedFlagFinding,
+    SectionEntry,
+    rule_unknown_facts,
+)
+from painpath.engine.kleene import T, U, value_of
 from painpath.engine.vocabulary import SectionSpec, Vocabulary
 
 NOTHING = "no_conclusion"
 """Every rule of the section was definitely false: nothing applies."""
 NOTHING_ENTRY = SectionEntry(NOTHING, ())
-CONTEXT_MEMO_LIMIT = 1024
-"""Entries per rule in ``Rule.context_memo`` (a bound on memory, whatever the patients)."""
 
 
 def conclusion_text(rule: ir.Rule) -> str:
@@ -49,17 +55,23 @@ def reason_of(rule: ir.Rule) -> Reason:
     return reason
 
 
+LADDER_MEMO_LIMIT = 4096
+"""Answers a ladder remembers (per distinct tuple of its rules' results; a bound on memory)."""
+
+
 class Ladder:
-    """A section's rules grouped by the status they conclude, strongest first.
+    """A section's rules grouped by the status they conclude, strongest first, resolved against ``spec``.
 
     ``steps`` is ``((status, rule indices), ...)``; ``fetch`` reads all their results at once (C speed),
-    and ``spans`` locates each step's slice of what it returns.
+    and ``spans`` locates each step's slice of what it returns. ``memo`` remembers the answers that
+    depend on those results alone (see ``resolve``).
     """
 
-    __slots__ = ("fetch", "indices", "spans", "steps")
+    __slots__ = ("_limited", "fetch", "indices", "memo", "spans", "spec", "steps")
 
-    def __init__(self, steps: tuple[tuple[str, tuple[int, ...]], ...]) -> None:
+    def __init__(self, steps: tuple[tuple[str, tuple[int, ...]], ...], spec: SectionSpec) -> None:
         self.steps = steps
+        self.spec = spec
         self.indices = tuple(i for _status, idx in steps for i in idx)
         getter = operator.itemgetter(*self.indices) if self.indices else None
         if getter is None:
@@ -74,16 +86,22 @@ class Ladder:
             spans.append((status, idx, pos, pos + len(idx)))
             pos += len(idx)
         self.spans = tuple(spans)
+        self.memo: dict[tuple[int, ...], SectionEntry] = {}
+        self._limited: dict[int, Ladder] = {}
 
     @classmethod
     def of(cls, spec: SectionSpec, indices: Sequence[int], status_of: Sequence[str]) -> Ladder:
-        return cls(tuple((s, tuple(i for i in indices if status_of[i] == s)) for s in spec.precedence))
+        return cls(tuple((s, tuple(i for i in indices if status_of[i] == s)) for s in spec.precedence), spec)
 
     def limited(self, limit: int) -> Ladder:
         """The same ladder without the rules at or after index ``limit`` (not evaluated yet)."""
         if all(i < limit for i in self.indices):
             return self
-        return Ladder(tuple((status, tuple(i for i in idx if i < limit)) for status, idx in self.steps))
+        found = self._limited.get(limit)
+        if found is None:
+            steps = tuple((status, tuple(i for i in idx if i < limit)) for status, idx in self.steps)
+            found = self._limited[limit] = Ladder(steps, self.spec)
+        return found
 
 
 @dataclass
@@ -104,17 +122,10 @@ class Context:
 
     def _memo_key(self, i: int, what: str) -> tuple[dict[Any, Any], tuple[Any, ...]]:
         rule = self.rules[i]
-        values = self.rule_values(i)
-        return rule.context_memo, (what, *(values[j] for j in rule.leaf_indices))
+        return rule.context_memo, (what, rule.leaf_key(self.values[self.stratum_of[i]]))
 
     def unknown_facts(self, i: int) -> tuple[str, ...]:
-        memo, key = self._memo_key(i, "unknown")
-        found: tuple[str, ...] | None = memo.get(key)
-        if found is None:
-            found = tuple(missing_facts(self.rules[i].when, self.rule_values(i)))
-            if len(memo) < CONTEXT_MEMO_LIMIT:
-                memo[key] = found
-        return found
+        return rule_unknown_facts(self.rules[i], self.values[self.stratum_of[i]])
 
     def rule_proviso(self, i: int) -> Proviso:
         rule = self.rules[i]
@@ -122,6 +133,8 @@ class Context:
 
     def conditionally_true(self, i: int) -> bool:
         """True when rule ``i`` is unknown only because of comparisons marked ``proviso``."""
+        if not self.rules[i].proviso_leaves:
+            return False
         memo, key = self._memo_key(i, "conditional")
         found: bool | None = memo.get(key)
         if found is None:
@@ -133,7 +146,7 @@ class Context:
     def _conditionally_true(self, i: int) -> bool:
         rule = self.rules[i]
         values = self.rule_values(i)
-        provisos = [leaf.index for leaf in ir.leaves(rule.when) if leaf.proviso and values[leaf.index] == U]
+        provisos = [leaf.index for leaf in rule.proviso_leaves if values[leaf.index] == U]
         if not provisos:
             return False
         assumed = list(values)
@@ -147,8 +160,8 @@ class Context:
         values = self.rule_values(i)
         out: list[Proviso] = []
         limit = len(self.results)
-        for leaf in ir.leaves(rule.when):
-            if not leaf.proviso or values[leaf.index] != U:
+        for leaf in rule.proviso_leaves:
+            if values[leaf.index] != U:
                 continue
             path = leaf.path
             label = leaf.label or path
@@ -180,11 +193,32 @@ def _dedupe(provisos: Sequence[Proviso]) -> tuple[Proviso, ...]:
 
 
 def resolve(ladder: Ladder, spec: SectionSpec, ctx: Context) -> SectionEntry:
-    """A section's answer with its bounds (see the module docstring)."""
-    results = ctx.results
-    values = ladder.fetch(results)
+    """A section's answer with its bounds (see the module docstring).
+
+    Most answers (nothing applies, a definite status, undetermined without provisos) depend only on
+    the results of the ladder's own rules: those are remembered per ladder, keyed by the results, and
+    shared (a ``SectionEntry`` is frozen). Answers that read more (bounded and conditional ones, which
+    list the facts that would settle them) are worked out for every patient.
+    """
+    values = ladder.fetch(ctx.results)
+    memo = ladder.memo if ladder.spec is spec else None
+    if memo is not None:
+        found: SectionEntry | None = memo.get(values)
+        if found is not None:
+            return found
+    entry, pure = resolve_values(ladder, spec, ctx, values)
+    if pure and memo is not None and len(memo) < LADDER_MEMO_LIMIT:
+        memo[values] = entry
+    return entry
+
+
+def resolve_values(
+    ladder: Ladder, spec: SectionSpec, ctx: Context, values: tuple[int, ...]
+) -> tuple[SectionEntry, bool]:
+    """``resolve``'s answer for the ladder's results ``values`` (``ladder.fetch(ctx.results)``), not
+    remembered, and whether it depends on ``values`` alone (so that a caller may remember it)."""
     if not any(values):
-        return NOTHING_ENTRY  # every rule definitely false (F == 0): the common case
+        return NOTHING_ENTRY, True  # every rule definitely false (F == 0): the common case
     unknown: list[tuple[str, tuple[int, ...]]] = []
     for status, indices, start, end in ladder.spans:
         step = values[start:end]
@@ -192,26 +226,28 @@ def resolve(ladder: Ladder, spec: SectionSpec, ctx: Context) -> SectionEntry:
             fired = tuple(i for i, v in zip(indices, step, strict=True) if v == T)
             reasons = tuple(reason_of(ctx.rules[i]) for i in fired)
             if not unknown:
-                return SectionEntry(status, reasons)
-            return _bounded(status, reasons, unknown, spec, ctx)
+                return SectionEntry(status, reasons), True
+            return _bounded(status, reasons, unknown, spec, ctx), False
         u = tuple(i for i, v in zip(indices, step, strict=True) if v == U)
         if u:
             unknown.append((status, u))
     if not unknown:
-        return NOTHING_ENTRY
+        return NOTHING_ENTRY, True
     blocked = tuple(ctx.rules[i].id for i in unknown[0][1])
     bounds = tuple(s for s, _ in unknown)
+    pure = True
     if spec.bounded:
         polarity = spec.polarity
         for pos, (status, idx) in enumerate(unknown):
             if polarity[status] != "positive":
                 continue
+            pure = False  # whether it holds but for its provisos reads the rules' comparisons
             holding = [i for i in idx if ctx.conditionally_true(i)]
             stronger = unknown[:pos]
             if holding and all(polarity[s] == "negative" for s, _ in stronger):
                 provisos = [p for i in holding for p in ctx.leaf_provisos(i)]
                 provisos.extend(ctx.rule_proviso(i) for _s, ids in stronger for i in ids)
-                return SectionEntry(
+                entry = SectionEntry(
                     "undetermined",
                     tuple(reason_of(ctx.rules[i]) for i in holding),
                     blocked,
@@ -220,8 +256,9 @@ def resolve(ladder: Ladder, spec: SectionSpec, ctx: Context) -> SectionEntry:
                     status,
                     _dedupe(provisos),
                 )
+                return entry, False
             break
-    return SectionEntry("undetermined", (), blocked, "undetermined", bounds)
+    return SectionEntry("undetermined", (), blocked, "undetermined", bounds), pure
 
 
 def _bounded(
@@ -271,7 +308,7 @@ def possible_findings(
         evidence = tuple(
             dict.fromkeys(
                 leaf.path
-                for leaf in ir.positive_leaves(rule.when)
+                for leaf in rule.positive_leaf_list
                 if values[leaf.index] == T
                 and facts.get(leaf.path) is not False
                 and (allowed is None or leaf.path in allowed)
@@ -307,4 +344,14 @@ def possible_findings(
     return tuple(merged.values())
 
 
-__all__ = ["NOTHING", "NOTHING_ENTRY", "Context", "Ladder", "possible_findings", "reason_of", "resolve"]
+__all__ = [
+    "LADDER_MEMO_LIMIT",
+    "NOTHING",
+    "NOTHING_ENTRY",
+    "Context",
+    "Ladder",
+    "possible_findings",
+    "reason_of",
+    "resolve",
+    "resolve_values",
+]

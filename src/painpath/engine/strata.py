@@ -10,10 +10,11 @@ facts for the strata after it; the sections are resolved by ``sections``.
 from __future__ import annotations
 
 import datetime
+import operator
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,11 +34,20 @@ from painpath.engine.decision import (
     SectionEntry,
 )
 from painpath.engine.durable_adapter import DurableCore
-from painpath.engine.kleene import T, U, compile_stratum
+from painpath.engine.kleene import T, U, compile_stratum_values
 from painpath.engine.loader import check_overrides, load_ruleset, load_site_config
 from painpath.engine.scores import interpret
-from painpath.engine.sections import NOTHING, Context, Ladder, possible_findings, reason_of, resolve
-from painpath.engine.vocabulary import NO_URGENCY
+from painpath.engine.sections import (
+    LADDER_MEMO_LIMIT,
+    NOTHING,
+    Context,
+    Ladder,
+    possible_findings,
+    reason_of,
+    resolve,
+    resolve_values,
+)
+from painpath.engine.vocabulary import NO_URGENCY, SectionSpec
 from painpath.errors import EngineError
 from painpath.facts import PatientFacts, flatten
 from painpath.version import __version__
@@ -56,9 +66,45 @@ class EngineStats:
     engine_errors: int = 0
 
 
+def _fetcher(indices: tuple[int, ...]) -> Callable[[Sequence[int]], tuple[int, ...]]:
+    """A function reading the results at ``indices`` as a tuple (``operator.itemgetter``, C speed)."""
+    if len(indices) == 1:
+        only = indices[0]
+        return lambda results: (results[only],)
+    if not indices:
+        return lambda _results: ()
+    getter: Callable[[Sequence[int]], tuple[int, ...]] = operator.itemgetter(*indices)
+    return getter
+
+
 def _get(rule: ir.Rule, name: str) -> Any:
     """An attribute of a rule's conclusion, or None when that conclusion kind has none."""
     return getattr(rule.concludes, name, None)
+
+
+_KeyedAnswer = tuple["PathwayEntry | ReferralEntry | AdherenceEntry | None", "str | None"]
+"""A keyed section's item for one key (None: not listed) and the derived status it sets (None: none)."""
+_SECTION_OF = {"pathway": "pathways", "referral": "referrals", "adherence": "best_practice"}
+
+
+@dataclass(slots=True)
+class _KeyedSlot:
+    """One key of a keyed section, resolved in one stratum; ``memo`` remembers its answers that depend
+    on its rules' results alone, keyed by those results (``ladder.fetch``)."""
+
+    name: str
+    key: str
+    spec: SectionSpec
+    ladder: Ladder
+    evidence: str | None
+    dpath: str | None
+    section: str = field(init=False)
+    requested_by: str | None = field(init=False)
+    memo: dict[tuple[int, ...], _KeyedAnswer] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.section = _SECTION_OF[self.name]
+        self.requested_by = self.spec.requested_by if self.name == "referral" else None
 
 
 class Engine:
@@ -73,7 +119,7 @@ class Engine:
         self.site_name = site_name
         self._site = site
         self.parameters = {name: site.get(name, spec.value) for name, spec in ruleset.parameters.items()}
-        self._kleene = [compile_stratum(s, self.parameters) for s in ruleset.strata]
+        self._kleene = [compile_stratum_values(s, self.parameters)[0] for s in ruleset.strata]
         self._durable = DurableCore(ruleset, self.parameters)
         self._plan()
         self.stats = EngineStats()
@@ -130,7 +176,16 @@ class Engine:
         stratum_values: list[Sequence[int]] = []
         sections: dict[str, Any] = {}
         ctx = Context(self._rules, results, self._stratum_of, stratum_values, self._groups, self._index_of, lambda: ())
-        ctx.screen_missing = lambda: self._screen_missing(ctx, flat)
+        screened: dict[int, tuple[str, ...]] = {}
+
+        def screen_missing() -> tuple[str, ...]:
+            # the same while the same strata are evaluated (facts change only between strata)
+            found = screened.get(len(stratum_values))
+            if found is None:
+                found = screened[len(stratum_values)] = self._screen_missing(ctx, flat)
+            return found
+
+        ctx.screen_missing = screen_missing
         problems: list[str] = []
         self._count("evaluations")
         try:
@@ -140,15 +195,17 @@ class Engine:
                     for p, v in inject.items():
                         if v is None:
                             flat.pop(p, None)
-                values_list = [U] * stratum.leaf_count
-                mine = self._kleene[k](flat, values_list)
+                mine, leaf_values = self._kleene[k](flat)
                 results.extend(mine)
-                stratum_values.append(values_list)
-                evaluated.append((stratum.rules, mine, tuple(values_list)))
+                stratum_values.append(leaf_values)
+                evaluated.append((stratum.rules, mine, leaf_values))
                 if evaluator == "durable":
                     durable = self._durable.fired(k, flat)
-                    kleene_true = {r.id for r, v in zip(stratum.rules, mine, strict=True) if v == T}
-                    if durable != kleene_true:
+                    # The sets are equal when they are as large and every durable-rules firing is
+                    # Kleene-true (``fired`` returns only this stratum's rule ids, each once).
+                    position = self._position[k]
+                    if len(durable) != mine.count(T) or any(mine[position[r]] != T for r in durable):
+                        kleene_true = {r.id for r, v in zip(stratum.rules, mine, strict=True) if v == T}
                         only_d = sorted(durable - kleene_true)
                         only_k = sorted(kleene_true - durable)
                         problems.append(f"stratum {stratum.id}: durable-rules only {only_d}, Kleene only {only_k}")
@@ -209,8 +266,9 @@ class Engine:
             self._stratum_of.extend([k] * len(stratum.rules))
             pos += len(stratum.rules)
         self._ids = [r.id for r in rules]
+        self._position = [{r.id: j for j, r in enumerate(s.rules)} for s in self.ruleset.strata]
+        self._stratum_paths = [tuple(f"derived.rule.{r.id}" for r in s.rules) for s in self.ruleset.strata]
         self._index_of = {r.id: i for i, r in enumerate(rules)}
-        self._rule_paths = [f"derived.rule.{r.id}" for r in rules]
         self._reasons = [reason_of(r) for r in rules]
         rank = vocab.urgency_rank
         self._rank = [rank.get(str(_get(r, "urgency")), len(rank)) for r in rules]
@@ -219,11 +277,13 @@ class Engine:
             for g in r.groups:
                 groups.setdefault(g, []).append(i)
         self._groups = {g: tuple(idx) for g, idx in groups.items()}
-        self._groups_at: list[list[tuple[str, tuple[int, ...]]]] = [[] for _ in self.ruleset.strata]
+        self._groups_at: list[list[tuple[str, Callable[[Sequence[int]], tuple[int, ...]]]]] = [
+            [] for _ in self.ruleset.strata
+        ]
         for g, idx in groups.items():
             path = f"derived.group.{g}"
             at = catalogue[path][2] - 1
-            self._groups_at[at].append((path, tuple(idx)))
+            self._groups_at[at].append((path, _fetcher(tuple(idx))))
         by_kind: dict[str, list[int]] = {}
         for i, r in enumerate(rules):
             by_kind.setdefault(r.concludes.kind, []).append(i)
@@ -263,7 +323,7 @@ class Engine:
         self._pmp_at = catalogue.get("derived.pmp.status", ("", (), 0))[2] - 1
         # keyed sections (pathways, referrals, adherence): one ladder per key, resolved in the last stratum
         # that concludes on it
-        self._keyed_at: list[list[tuple[str, str, Ladder, str | None, str | None]]] = [[] for _ in self.ruleset.strata]
+        self._keyed_at: list[list[_KeyedSlot]] = [[] for _ in self.ruleset.strata]
         for name in ("pathway", "referral", "adherence"):
             spec = sections.get(name)
             if spec is None:
@@ -272,7 +332,8 @@ class Engine:
                 at = max((self._stratum_of[i] for i in idx), default=len(self.ruleset.strata) - 1)
                 evidence = next((_get(rules[i], "evidence") for i in idx if _get(rules[i], "evidence")), None)
                 dpath = spec.derived_path(rules[idx[0]].concludes) if idx else None
-                self._keyed_at[at].append((name, key, Ladder.of(spec, idx, status_of), evidence, dpath))
+                slot = _KeyedSlot(name, key, spec, Ladder.of(spec, idx, status_of), evidence, dpath)
+                self._keyed_at[at].append(slot)
         self._advice = {i: str(_get(r, "advice")) for i, r in enumerate(rules) if _get(r, "advice")}
         self._contents = {i: tuple(_get(r, "contents") or ()) for i, r in enumerate(rules) if _get(r, "contents")}
         self._alerts = tuple(sorted(by_kind.get("safety_alert", []), key=lambda i: (self._rank[i], i)))
@@ -304,11 +365,10 @@ class Engine:
         flat: Mapping[str, Any],
     ) -> dict[str, Any]:
         results = ctx.results
-        first = self._first[k]
-        paths = self._rule_paths
-        derived: dict[str, Any] = {paths[i]: results[i] == T for i in range(first, len(results)) if results[i] != U}
-        for path, idx in self._groups_at[k]:
-            statuses = {results[i] for i in idx}
+        mine = results[self._first[k] :]
+        derived: dict[str, Any] = {p: v == T for p, v in zip(self._stratum_paths[k], mine, strict=True) if v != U}
+        for path, fetch in self._groups_at[k]:
+            statuses = fetch(results)
             if T in statuses:
                 derived[path] = True
             elif U not in statuses:
@@ -331,33 +391,20 @@ class Engine:
             setting_entry = pmp_section.setting_entry
             if setting_entry is not None and setting_entry.certainty == "definite":
                 derived["derived.triage.setting"] = setting_entry.status
-        for name, key, ladder, evidence, dpath in self._keyed_at[k]:
-            spec = self.ruleset.vocabulary.sections[name]
-            entry = resolve(ladder, spec, ctx)
-            if name == "adherence":
-                if entry.status in ("undetermined", NOTHING):
-                    entry = SectionEntry("unknown", entry.reasons, entry.blocked_by)
-                idx = ladder.indices
-                gap = spec.precedence[0]
-                advice = tuple(
-                    self._advice[i] for i in idx if results[i] == T and i in self._advice and self._status_of[i] == gap
-                )
-                sections.setdefault("best_practice", []).append(AdherenceEntry(key, entry, advice))
-                continue
-            if entry.status == NOTHING:
-                continue  # no rule for this key applies to this patient: not listed
-            if name == "pathway":
-                sections.setdefault("pathways", []).append(PathwayEntry(key, entry, evidence))
-            else:
-                if spec.requested_by is not None and key not in (flat.get(spec.requested_by) or ()):
-                    continue  # only the referrals asked for are answered
-                answered = {r.rule.id for r in entry.reasons}
-                contents = tuple(
-                    item for i in ladder.indices if self._ids[i] in answered for item in self._contents.get(i, ())
-                )
-                sections.setdefault("referrals", []).append(ReferralEntry(key, entry, tuple(dict.fromkeys(contents))))
-            if dpath is not None and entry.certainty == "definite":
-                derived[dpath] = entry.status
+        for slot in self._keyed_at[k]:
+            if slot.requested_by is not None and slot.key not in (flat.get(slot.requested_by) or ()):
+                continue  # only the referrals asked for are answered
+            values = slot.ladder.fetch(results)
+            found = slot.memo.get(values)
+            if found is None:
+                found, pure = self._keyed(slot, ctx, values)
+                if pure and len(slot.memo) < LADDER_MEMO_LIMIT:
+                    slot.memo[values] = found
+            item, status = found
+            if item is not None:
+                sections.setdefault(slot.section, []).append(item)
+            if status is not None:
+                derived[slot.dpath] = status  # type: ignore[index]  # a status only where there is a path
         if k == len(self.ruleset.strata) - 1:
             reasons = self._reasons
             sections["safety_alerts"] = tuple(reasons[i] for i in self._alerts if results[i] == T)
@@ -366,6 +413,34 @@ class Engine:
                 if name in sections:
                     sections[name] = tuple(sections[name])
         return derived
+
+    def _keyed(self, slot: _KeyedSlot, ctx: Context, values: tuple[int, ...]) -> tuple[_KeyedAnswer, bool]:
+        """One key of a keyed section (a pathway, referral or adherence item): its entry, or None when
+        nothing applies, with the derived status it sets; and whether that depends on ``values`` alone."""
+        entry, pure = resolve_values(slot.ladder, slot.spec, ctx, values)
+        if slot.name == "adherence":
+            if entry.status in ("undetermined", NOTHING):
+                entry = SectionEntry("unknown", entry.reasons, entry.blocked_by)
+            gap = slot.spec.precedence[0]
+            advice = tuple(
+                self._advice[i]
+                for i, v in zip(slot.ladder.indices, values, strict=True)
+                if v == T and i in self._advice and self._status_of[i] == gap
+            )
+            return (AdherenceEntry(slot.key, entry, advice), None), pure
+        if entry.status == NOTHING:
+            return (None, None), pure  # no rule for this key applies to this patient: not listed
+        item: PathwayEntry | ReferralEntry
+        if slot.name == "pathway":
+            item = PathwayEntry(slot.key, entry, slot.evidence)
+        else:
+            answered = {r.rule.id for r in entry.reasons}
+            contents = tuple(
+                item for i in slot.ladder.indices if self._ids[i] in answered for item in self._contents.get(i, ())
+            )
+            item = ReferralEntry(slot.key, entry, tuple(dict.fromkeys(contents)))
+        status = entry.status if slot.dpath is not None and entry.certainty == "definite" else None
+        return (item, status), pure
 
     def _highest_urgency(self, results: list[int]) -> str | None:
         urgencies = self.ruleset.vocabulary.urgencies

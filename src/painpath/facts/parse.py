@@ -8,7 +8,7 @@ from pydantic import BaseModel, ValidationError
 
 from painpath.errors import FactsValidationError, Problem, suggest
 from painpath.facts.catalogue import CATALOGUE, _base_type, _unwrap_optional
-from painpath.facts.patient import PatientFacts
+from painpath.facts.patient import PatientFacts, PatientFactsFields
 
 _LEAF_NAMES: dict[str, list[str]] = {}
 for _path in CATALOGUE:
@@ -72,7 +72,20 @@ def parse_facts(data: Any) -> PatientFacts:
 
 
 def parse_facts_json(text: str | bytes) -> PatientFacts:
-    """Validate JSON text as patient facts, raising ``FactsValidationError``."""
+    """Validate JSON text as patient facts, raising ``FactsValidationError``.
+
+    Facts without group answers (``answered_groups``, for which the model's "before" step is the
+    identity) are validated straight from the bytes; anything else, and any input the direct validator
+    refuses, takes the model's full path, so group answers and every error are exactly as before.
+    """
+    try:
+        direct = PatientFactsFields.model_validate_json(text)
+    except ValidationError:
+        pass  # reported by the full path below, with its own locations and suggestions
+    else:
+        if not direct.answered_groups:
+            # validated: the same values and nested models, now as ``PatientFacts``
+            return PatientFacts.model_construct(direct.model_fields_set, **direct.__dict__)
     try:
         return PatientFacts.model_validate_json(text)
     except ValidationError as exc:

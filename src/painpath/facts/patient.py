@@ -19,11 +19,12 @@ from painpath.facts.readiness import Readiness
 from painpath.facts.red_flags import RedFlags
 
 
-class PatientFacts(FactModel):
-    """Typed facts about one patient. Every fact is optional; ``None`` means not recorded.
+class PatientFactsFields(FactModel):
+    """The fields of ``PatientFacts`` validated as given, without group answers applied.
 
-    ``patient_id`` and ``provenance`` are carried through to the decision but are never used by a rule
-    and never logged.
+    ``parse_facts_json`` validates facts that carry no group answers with this model, straight from
+    the JSON bytes (``PatientFacts``' "before" step needs the decoded object, so pydantic would first
+    turn the whole document into Python dicts), and returns them as ``PatientFacts``.
     """
 
     patient_id: str | None = Field(default=None, max_length=128, description="Caller's identifier; never logged.")
@@ -47,6 +48,14 @@ class PatientFacts(FactModel):
             "contradicts the group is an error."
         ),
     )
+
+
+class PatientFacts(PatientFactsFields):
+    """Typed facts about one patient. Every fact is optional; ``None`` means not recorded.
+
+    ``patient_id`` and ``provenance`` are carried through to the decision but are never used by a rule
+    and never logged.
+    """
 
     @model_validator(mode="before")
     @classmethod
