@@ -33,6 +33,7 @@ def _wire(
     method: str,
     path: str,
     accept_encoding: str,
+    *,
     content: bytes | None = None,
     role: Role = Role.clinician,
 ) -> tuple[httpx.Response, bytes]:
@@ -66,7 +67,7 @@ def test_issue12_a_decision_is_compressed_as_the_client_accepts(
     service: Service, accept: str, coding: str | None
 ) -> None:
     plain = _post(service, "identity")
-    response, raw = _wire(service, "POST", "/v1/evaluations", accept, BODY)
+    response, raw = _wire(service, "POST", "/v1/evaluations", accept, content=BODY)
     assert response.status_code == 201
     assert response.headers.get("content-encoding") == coding
     assert response.headers["content-length"] == str(len(raw))
