@@ -30,14 +30,14 @@ def _post(service: Service, accept_encoding: str, query: str = "") -> httpx.Resp
 
 def _wire(
     service: Service,
-    method: str,
     path: str,
     accept_encoding: str,
     *,
     content: bytes | None = None,
     role: Role = Role.clinician,
 ) -> tuple[httpx.Response, bytes]:
-    """The response and its body exactly as sent (not decoded by the client)."""
+    """The response and its body exactly as sent (not decoded by the client): a POST of ``content``, else a GET."""
+    method = "GET" if content is None else "POST"
     headers = {"accept-encoding": accept_encoding, "content-type": "application/json"}
     with (
         service.client(role) as client,
@@ -67,7 +67,7 @@ def test_issue12_a_decision_is_compressed_as_the_client_accepts(
     service: Service, accept: str, coding: str | None
 ) -> None:
     plain = _post(service, "identity")
-    response, raw = _wire(service, "POST", "/v1/evaluations", accept, content=BODY)
+    response, raw = _wire(service, "/v1/evaluations", accept, content=BODY)
     assert response.status_code == 201
     assert response.headers.get("content-encoding") == coding
     assert response.headers["content-length"] == str(len(raw))
@@ -91,18 +91,18 @@ def test_issue12_the_decision_log_and_a_second_read_keep_the_uncompressed_bytes(
     created = _post(service, "gzip")
     assert created.headers["content-encoding"] == "gzip"
     location = created.headers["location"]
-    again, raw = _wire(service, "GET", location, "identity", role=Role.triage)
+    again, raw = _wire(service, location, "identity", role=Role.triage)
     assert again.status_code == 200 and "content-encoding" not in again.headers
     assert raw == created.content  # what was issued, decoded, is what the log serves again
-    trace, raw_trace = _wire(service, "GET", location + "/trace", "zstd", role=Role.triage)
+    trace, raw_trace = _wire(service, location + "/trace", "zstd", role=Role.triage)
     assert trace.headers["content-encoding"] == "zstd"
     assert json.loads(_decompress(raw_trace))["trace"] == "full"
 
 
 def test_issue12_pages_and_small_answers_are_not_compressed(service: Service) -> None:
-    page, raw = _wire(service, "GET", "/app/login", "gzip, zstd")  # a form, with its CSRF token
+    page, raw = _wire(service, "/app/login", "gzip, zstd")  # a form, with its CSRF token
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "content-encoding" not in page.headers  # pages carry CSRF tokens: no compression (BREACH)
     assert raw.lstrip().lower().startswith(b"<!doctype html") and len(raw) > 1024  # large enough to compress
-    health, raw = _wire(service, "GET", "/healthz", "gzip, zstd")
+    health, raw = _wire(service, "/healthz", "gzip, zstd")
     assert "content-encoding" not in health.headers and json.loads(raw) == {"status": "ok"}
