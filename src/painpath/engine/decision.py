@@ -315,10 +315,29 @@ class Decision:
             found = cache[o.rule.id] = rule_support(o.rule, o.values)
         return found
 
+    def _with_result(self, wanted: int, status: RuleStatus) -> tuple[RuleOutcome, ...]:
+        # straight from ``evaluated``: a default decision needs the fired and undetermined rules, not
+        # an outcome object for each of the ~130 rules (``outcomes`` builds them all, for the full trace)
+        return tuple(
+            _outcome(rule, status, values)
+            for rules, results, values in self.evaluated
+            for rule, result in zip(rules, results, strict=True)
+            if result == wanted
+        )
+
     @cached_property
     def undetermined(self) -> tuple[RuleOutcome, ...]:
         """The outcomes of the undetermined rules, in evaluation order."""
-        return tuple(o for o in self.outcomes if o.status == "undetermined")
+        if "outcomes" in self.__dict__:
+            return tuple(o for o in self.outcomes if o.status == "undetermined")
+        return self._with_result(U, "undetermined")
+
+    @cached_property
+    def fired_outcomes(self) -> tuple[RuleOutcome, ...]:
+        """The outcomes of the rules that fired, in evaluation order."""
+        if "outcomes" in self.__dict__:
+            return tuple(o for o in self.outcomes if o.status == "fired")
+        return self._with_result(T, "fired")
 
     @cached_property
     def unknown_facts(self) -> Mapping[str, tuple[str, ...]]:
@@ -411,4 +430,4 @@ class Decision:
     @property
     def fired(self) -> tuple[str, ...]:
         """Ids of the rules that fired, in evaluation order."""
-        return tuple(o.rule.id for o in self.outcomes if o.status == "fired")
+        return tuple(o.rule.id for o in self.fired_outcomes)

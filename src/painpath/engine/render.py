@@ -23,20 +23,43 @@ def clause(
     leaf: ir.Leaf, negated: bool, values: tuple[int, ...], facts: Mapping[str, Any], params: Mapping[str, Any]
 ) -> dict[str, Any]:
     """One condition of a rule, with the fact's value and the condition's truth value."""
-    out: dict[str, Any] = {
+    head, tail = _clause_parts(leaf, negated, params)
+    return {**head, "actual": _jsonable(facts.get(leaf.path)), "result": NAMES[values[leaf.index]], **tail}
+
+
+_CLAUSE_MEMO: dict[tuple[int, bool, Any], tuple[ir.Leaf, dict[str, Any], dict[str, Any]]] = {}
+_CLAUSE_MEMO_LIMIT = 8192
+
+
+def _clause_parts(leaf: ir.Leaf, negated: bool, params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The parts of a clause that do not depend on the patient: what comes before ``actual`` and
+    ``result`` (fact, operator, expected value) and after them (parameter, negation, label). They
+    depend on the leaf and, for a parameterised one, the parameter's value: remembered (read-only)."""
+    param_value = params.get(leaf.param) if leaf.param else None
+    try:
+        key = (id(leaf), negated, param_value)
+        found = _CLAUSE_MEMO.get(key)
+    except TypeError:  # an unhashable parameter value (a list): not remembered
+        key, found = None, None
+    if found is not None and found[0] is leaf:  # the leaf itself, not another that reused its id
+        return found[1], found[2]
+    head: dict[str, Any] = {
         "fact": leaf.path,
         "op": leaf.op,
         "expected": True if leaf.op == "recorded" else _jsonable(resolve_value(leaf, params)),
-        "actual": _jsonable(facts.get(leaf.path)),
-        "result": NAMES[values[leaf.index]],
     }
+    tail: dict[str, Any] = {}
     if leaf.param:
-        out["parameter"] = leaf.param
+        tail["parameter"] = leaf.param
     if negated:
-        out["negated"] = True
+        tail["negated"] = True
     if leaf.label:
-        out["label"] = leaf.label
-    return out
+        tail["label"] = leaf.label
+    if key is not None:
+        if len(_CLAUSE_MEMO) >= _CLAUSE_MEMO_LIMIT:
+            _CLAUSE_MEMO.clear()
+        _CLAUSE_MEMO[key] = (leaf, head, tail)
+    return head, tail
 
 
 def _params(decision: Decision) -> dict[str, Any]:
@@ -84,6 +107,12 @@ def outcome_dict(o: RuleOutcome, decision: Decision, params: Mapping[str, Any] |
         # the unknown clauses explain an undetermined rule; their facts are what would settle it
         out["missing"] = list(dict.fromkeys(leaf.path for leaf, _neg in support if o.values[leaf.index] == U))
     return out
+
+
+def _because(o: RuleOutcome, decision: Decision, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The clauses that decided a rule's status."""
+    values, facts = o.values, decision.facts
+    return [clause(leaf, neg, values, facts, params) for leaf, neg in decision.support(o)]
 
 
 def _reason(r: Reason) -> dict[str, Any]:
@@ -142,11 +171,24 @@ def possible_dict(p: PossibleFinding, decision: Decision) -> dict[str, Any]:
     }
 
 
+_ENTRY_MEMO: dict[int, tuple[SectionEntry, dict[str, Any]]] = {}
+_ENTRY_MEMO_LIMIT = 8192
+
+
 def _entry(e: SectionEntry) -> dict[str, Any]:
+    """A section entry's status, reasons and bounds. It depends on the (frozen) entry alone, and the
+    engine shares entries between decisions with the same rule results: remembered by the entry
+    (read-only; the memo holds the entry, so its id cannot be reused while it is remembered)."""
+    found = _ENTRY_MEMO.get(id(e))
+    if found is not None and found[0] is e:
+        return found[1]
     out: dict[str, Any] = {"status": e.status, "reasons": [_reason(r) for r in e.reasons]}
     if e.blocked_by:
         out["waiting_on_rules"] = list(e.blocked_by)
     out.update(_bounds(e))
+    if len(_ENTRY_MEMO) >= _ENTRY_MEMO_LIMIT:
+        _ENTRY_MEMO.clear()
+    _ENTRY_MEMO[id(e)] = (e, out)
     return out
 
 
@@ -187,9 +229,9 @@ def decision_to_dict(decision: Decision, *, trace: Trace = "full") -> dict[str, 
             "details": list(decision.manual_review_details),
         }
         return out
-    by_id = {o.rule.id: o for o in decision.outcomes}
     rf = decision.red_flags
     if rf is not None:
+        fired = {o.rule.id: o for o in decision.fired_outcomes} if rf.findings else {}
         out["red_flags"] = {
             "status": rf.status,
             "findings": [
@@ -199,7 +241,7 @@ def decision_to_dict(decision: Decision, *, trace: Trace = "full") -> dict[str, 
                     "action": f.action.strip(),
                     "rule": rule_ref(f.rule),
                     "explanation": f.rule.explanation.strip(),
-                    "facts_used": outcome_dict(by_id[f.rule.id], decision, params)["because"],
+                    "facts_used": _because(fired[f.rule.id], decision, params),
                 }
                 for f in rf.findings
             ],
@@ -252,26 +294,31 @@ def decision_to_dict(decision: Decision, *, trace: Trace = "full") -> dict[str, 
         for a in decision.best_practice
     }
     out["notes"] = [_reason(r) for r in decision.notes]
-    out["missing_information"] = [
-        {
-            "fact": m.path,
-            **({"description": CATALOGUE[m.path].description if m.path in CATALOGUE else ""} if full else {}),
-            "question": question_of(m.path),
-            "tier": m.tier,
-            "needed_by": list(m.needed_by),
-        }
-        for m in decision.missing_information
-    ]
+    ask = question_of
+    if full:
+        out["missing_information"] = [
+            {
+                "fact": m.path,
+                "description": CATALOGUE[m.path].description if m.path in CATALOGUE else "",
+                "question": ask(m.path),
+                "tier": m.tier,
+                "needed_by": list(m.needed_by),
+            }
+            for m in decision.missing_information
+        ]
+    else:
+        out["missing_information"] = [
+            {"fact": m.path, "question": ask(m.path), "tier": m.tier, "needed_by": list(m.needed_by)}
+            for m in decision.missing_information
+        ]
     out["trace"] = trace
     if trace == "full":
         out["rules"] = [outcome_dict(o, decision, params) for o in decision.outcomes]
         return out
     rules: list[dict[str, Any]] = []
-    for o in decision.outcomes:
-        if o.status != "fired":
-            # the full trace (``?trace=full``, ``GET .../trace``) lists the others with their clauses;
-            # the facts worth asking for are in ``missing_information`` (``needed_by``)
-            continue
+    # the full trace (``?trace=full``, ``GET .../trace``) lists the others with their clauses; the
+    # facts worth asking for are in ``missing_information`` (``needed_by``)
+    for o in decision.fired_outcomes:
         rule = o.rule
         rules.append(
             {
@@ -280,7 +327,7 @@ def decision_to_dict(decision: Decision, *, trace: Trace = "full") -> dict[str, 
                 "stratum": rule.stratum,
                 "status": "fired",
                 # why it fired: the clauses that decided it (cards and FHIR cite them)
-                "because": [clause(leaf, neg, o.values, decision.facts, params) for leaf, neg in decision.support(o)],
+                "because": _because(o, decision, params),
             }
         )
     out["rules"] = rules
