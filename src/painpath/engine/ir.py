@@ -63,6 +63,18 @@ class AtLeastNode:
 Node = Leaf | AllNode | AnyNode | NotNode | AtLeastNode
 
 
+def fetcher(indices: tuple[int, ...]) -> Callable[[Sequence[int]], tuple[int, ...]]:
+    """A function reading the items at ``indices`` of a sequence as a tuple (``operator.itemgetter``,
+    so at C speed; its single-index form returns the item alone, hence the wrapper)."""
+    if len(indices) == 1:
+        only = indices[0]
+        return lambda values: (values[only],)
+    if not indices:
+        return lambda _values: ()
+    getter: Callable[[Sequence[int]], tuple[int, ...]] = operator.itemgetter(*indices)
+    return getter
+
+
 def positive_leaves(node: Node, positive: bool = True) -> list[Leaf]:
     """The leaves below ``node`` that support it when true (under an even number of ``not``)."""
     if isinstance(node, Leaf):
@@ -115,14 +127,7 @@ class Rule:
     def leaf_key(self) -> Callable[[Sequence[int]], tuple[int, ...]]:
         """A function of the stratum's leaf values giving the values of ``leaf_indices`` as a tuple
         (the key of the rule's memos; ``operator.itemgetter``, so built at C speed)."""
-        indices = self.leaf_indices
-        if len(indices) == 1:
-            only = indices[0]
-            return lambda values: (values[only],)
-        if not indices:
-            return lambda _values: ()
-        getter: Callable[[Sequence[int]], tuple[int, ...]] = operator.itemgetter(*indices)
-        return getter
+        return fetcher(self.leaf_indices)
 
     @cached_property
     def positive_leaf_list(self) -> tuple[Leaf, ...]:

@@ -10,7 +10,6 @@ facts for the strata after it; the sections are resolved by ``sections``.
 from __future__ import annotations
 
 import datetime
-import operator
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -64,17 +63,6 @@ class EngineStats:
     evaluations: int = 0
     disagreements: int = 0
     engine_errors: int = 0
-
-
-def _fetcher(indices: tuple[int, ...]) -> Callable[[Sequence[int]], tuple[int, ...]]:
-    """A function reading the results at ``indices`` as a tuple (``operator.itemgetter``, C speed)."""
-    if len(indices) == 1:
-        only = indices[0]
-        return lambda results: (results[only],)
-    if not indices:
-        return lambda _results: ()
-    getter: Callable[[Sequence[int]], tuple[int, ...]] = operator.itemgetter(*indices)
-    return getter
 
 
 def _get(rule: ir.Rule, name: str) -> Any:
@@ -283,7 +271,7 @@ class Engine:
         for g, idx in groups.items():
             path = f"derived.group.{g}"
             at = catalogue[path][2] - 1
-            self._groups_at[at].append((path, _fetcher(tuple(idx))))
+            self._groups_at[at].append((path, ir.fetcher(tuple(idx))))
         by_kind: dict[str, list[int]] = {}
         for i, r in enumerate(rules):
             by_kind.setdefault(r.concludes.kind, []).append(i)

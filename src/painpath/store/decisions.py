@@ -87,10 +87,11 @@ class DecisionLog:
 
     def append(self, record: DecisionRecord) -> None:
         """Commit ``record``; when this returns the decision is durable. Raises ``StoreUnavailable``."""
+        codec = self.rulesets.codec(record.ruleset_hash)
         payload = pack(
             Payload(record.input_facts, record.parameters, record.output_json, record.evaluated_facts),
-            self.rulesets.zdict(record.ruleset_hash),
-            self.rulesets.codec(record.ruleset_hash),
+            None if codec else self.rulesets.zdict(record.ruleset_hash),  # zlib's only without zstd's
+            codec,
         )
         with (
             self.writing("recording a decision"),
