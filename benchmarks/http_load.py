@@ -1,6 +1,7 @@
 """HTTP load benchmark: the real server (uvicorn, loopback only) driven by an async httpx client.
 
     .venv/bin/python benchmarks/http_load.py [--rate 200] [--duration 20] [--saturation 10] [--concurrency 16]
+        [--client raw|httpx]
 
 Starts ``python -m painpath.api.server`` on 127.0.0.1 with a fresh data directory (SQLite, WAL,
 synchronous=FULL) or ``--database-url``, creates a clinician API key, then:
@@ -9,6 +10,12 @@ synchronous=FULL) or ``--database-url``, creates a clinician API key, then:
    ``POST /v1/evaluations`` (rotating through ``examples/patients/*.json``), then ``GET /healthz``;
    latency is measured from each request's *scheduled* time, so client lag counts against us;
 2. saturation: ``--concurrency`` closed-loop clients for ``--saturation`` seconds; throughput.
+
+The load generator shares the server's two cores, so its own CPU counts against the server. The
+default client (``--client raw``) is a minimal HTTP/1.1 keep-alive client on asyncio streams, as a
+native load generator would be (it sends ``Accept-Encoding: zstd`` and decompresses what it checks);
+``--client httpx`` drives the same phases through httpx, which costs about 2 ms of CPU per request.
+The load generator's CPU per request is printed with the results.
 
 Targets (issue 12, 2-core machine): evaluation p99 < 25 ms at 200 req/s; evaluation p50 within 2x of
 the healthz p50 in the same run (issue 4's were p99 < 50 ms at 100 req/s and 3x: ``--rate 100``).
@@ -37,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import zstandard
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -49,6 +57,8 @@ class Phase:
     errors: dict[str, int] = field(default_factory=dict)
     manual_review: int = 0
     elapsed_s: float = 0.0
+    client_cpu_s: float = 0.0
+    """The load generator's own CPU time in this phase."""
 
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -64,13 +74,17 @@ class Phase:
         rate = n / self.elapsed_s if self.elapsed_s else 0.0
         mean = statistics.fmean(self.latencies_ms) if n else float("nan")
         errors = ", ".join(f"{k}: {v}" for k, v in sorted(self.errors.items())) or "none"
+        client_ms = self.client_cpu_s * 1e3 / n if n else float("nan")
         return (
             f"{self.name:<34} {n:>6} {rate:>8.1f} {self.quantile(0.5):>8.2f} {self.quantile(0.95):>8.2f} "
-            f"{self.quantile(0.99):>8.2f} {mean:>8.2f}  manual_review {self.manual_review}; errors {errors}"
+            f"{self.quantile(0.99):>8.2f} {mean:>8.2f} {client_ms:>9.2f}  manual_review {self.manual_review}; "
+            f"errors {errors}"
         )
 
 
-HEADER = f"{'phase':<34} {'ok':>6} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8}"
+HEADER = (
+    f"{'phase':<34} {'ok':>6} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'client ms':>9}"
+)
 
 
 def patients() -> list[bytes]:
@@ -101,28 +115,94 @@ def start_server(env: dict[str, str], log: Path | None) -> tuple[subprocess.Pope
     raise SystemExit(f"server did not start (exit {proc.returncode}); run it by hand to see why")
 
 
+KEEP_ALIVE_REUSE_S = 3.0
+
+
+class RawClient:
+    """A minimal HTTP/1.1 client: keep-alive connections on asyncio streams, one request at a time each."""
+
+    def __init__(self, base: str, headers: dict[str, str]) -> None:
+        host, port = base.removeprefix("http://").rsplit(":", 1)
+        self.host, self.port = host.strip("[]"), int(port)
+        self.head = "".join(f"{k}: {v}\r\n" for k, v in {"host": f"{host}:{port}", **headers}.items())
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
+        self.zstd = zstandard.ZstdDecompressor()
+
+    async def request(self, method: str, url: str, body: bytes | None) -> tuple[int, bytes]:
+        reader, writer = await self.connection()
+        try:
+            extra = f"content-type: application/json\r\ncontent-length: {len(body)}\r\n" if body is not None else ""
+            writer.write(f"{method} {url} HTTP/1.1\r\n{self.head}{extra}\r\n".encode() + (body or b""))
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            status = int(lines[0].split(" ", 2)[1])
+            fields = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+            content = await reader.readexactly(int(fields.get("content-length", "0")))
+        except BaseException:
+            writer.close()
+            raise
+        self.idle.append((reader, writer, time.monotonic()))
+        if fields.get("content-encoding") == "zstd":
+            content = self.zstd.decompressobj().decompress(content[:1024])  # enough for the status check
+        return status, content
+
+    async def connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """An idle keep-alive connection, or a new one: uvicorn closes connections idle for 5 s, so older ones are
+        dropped rather than reused (a request on a connection the server is closing would fail)."""
+        while self.idle:
+            reader, writer, used = self.idle.pop()
+            if time.monotonic() - used < KEEP_ALIVE_REUSE_S:
+                return reader, writer
+            writer.close()
+        return await asyncio.open_connection(self.host, self.port)
+
+    async def aclose(self) -> None:
+        for _, writer, _ in self.idle:
+            writer.close()
+
+
+class HttpxClient:
+    """The same requests through httpx (which decompresses every response)."""
+
+    def __init__(self, base: str, headers: dict[str, str], concurrency: int) -> None:
+        limits = httpx.Limits(max_connections=max(64, concurrency), max_keepalive_connections=64)
+        self.client = httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30)
+
+    async def request(self, method: str, url: str, body: bytes | None) -> tuple[int, bytes]:
+        if body is None:
+            response = await self.client.request(method, url)
+        else:
+            response = await self.client.request(
+                method, url, content=body, headers={"content-type": "application/json"}
+            )
+        return response.status_code, response.content
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+Client = RawClient | HttpxClient
+
+
 async def one(
-    client: httpx.AsyncClient, phase: Phase, method: str, url: str, body: bytes | None, scheduled: float, expect: int
+    client: Client, phase: Phase, method: str, url: str, body: bytes | None, scheduled: float, expect: int
 ) -> None:
     try:
-        if body is None:
-            response = await client.request(method, url)
-        else:
-            response = await client.request(method, url, content=body, headers={"content-type": "application/json"})
-    except httpx.HTTPError as exc:
+        status, content = await client.request(method, url, body)
+    except (httpx.HTTPError, OSError, asyncio.IncompleteReadError, zstandard.ZstdError) as exc:
         phase.error(type(exc).__name__)
         return
     latency = (time.perf_counter() - scheduled) * 1e3
-    if response.status_code != expect:
-        phase.error(str(response.status_code))
+    if status != expect:
+        phase.error(str(status))
         return
-    if body is not None and b'"status":"manual_review"' in response.content[:400]:
+    if body is not None and b'"status":"manual_review"' in content[:400]:
         phase.manual_review += 1
     phase.latencies_ms.append(latency)
 
 
 async def fixed_rate(
-    client: httpx.AsyncClient,
+    client: Client,
     name: str,
     method: str,
     url: str,
@@ -132,6 +212,7 @@ async def fixed_rate(
     expect: int,
 ) -> Phase:
     phase = Phase(name)
+    cpu = time.process_time()
     n = int(rate * duration)
     start = time.perf_counter() + 0.05
     tasks = []
@@ -144,11 +225,12 @@ async def fixed_rate(
         tasks.append(asyncio.create_task(one(client, phase, method, url, body, scheduled, expect)))
     await asyncio.gather(*tasks)
     phase.elapsed_s = time.perf_counter() - start
+    phase.client_cpu_s = time.process_time() - cpu
     return phase
 
 
 async def saturate(
-    client: httpx.AsyncClient,
+    client: Client,
     name: str,
     method: str,
     url: str,
@@ -167,22 +249,25 @@ async def saturate(
             body = bodies[i % len(bodies)] if bodies else None
             await one(client, phase, method, url, body, time.perf_counter(), expect)
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     phase.elapsed_s = time.perf_counter() - started
+    phase.client_cpu_s = time.process_time() - cpu
     return phase
 
 
 async def drive(base: str, token: str, args: argparse.Namespace) -> list[Phase]:
     bodies = patients()
-    limits = httpx.Limits(max_connections=max(64, args.concurrency), max_keepalive_connections=64)
     headers = {"authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30) as client:
-        for i in range(50):  # warm up connections, caches and the threadpool
-            await client.post(
-                "/v1/evaluations", content=bodies[i % len(bodies)], headers={"content-type": "application/json"}
-            )
-            await client.get("/healthz")
+    client: Client
+    if args.client == "raw":
+        client = RawClient(base, {**headers, "accept-encoding": "zstd"})
+    else:
+        client = HttpxClient(base, headers, args.concurrency)
+    try:
+        for i in range(50):  # warm up connections, caches and the workers
+            await client.request("POST", "/v1/evaluations", bodies[i % len(bodies)])
+            await client.request("GET", "/healthz", None)
         return [
             await fixed_rate(
                 client,
@@ -218,6 +303,8 @@ async def drive(base: str, token: str, args: argparse.Namespace) -> list[Phase]:
                 200,
             ),
         ]
+    finally:
+        await client.aclose()
 
 
 def _flood(base: str, auditor: str, body: bytes, seconds: float, retry: float, answers: Any) -> None:
@@ -254,17 +341,18 @@ async def audit_flood(
 
     bodies = patients()
     flood_body = ("\n".join(json.dumps(p) for p in cohort(args.flood_patients, 13)) + "\n").encode()
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager:
         answers = manager.dict()
-        async with httpx.AsyncClient(
-            base_url=base, headers={"authorization": f"Bearer {token}"}, limits=limits, timeout=30
-        ) as client:
+        headers = {"authorization": f"Bearer {token}"}
+        client: Client = (
+            RawClient(base, {**headers, "accept-encoding": "zstd"})
+            if args.client == "raw"
+            else HttpxClient(base, headers, 64)
+        )
+        try:
             for i in range(50):
-                await client.post(
-                    "/v1/evaluations", content=bodies[i % len(bodies)], headers={"content-type": "application/json"}
-                )
+                await client.request("POST", "/v1/evaluations", bodies[i % len(bodies)])
             quiet = await fixed_rate(
                 client,
                 f"POST /v1/evaluations @ {args.rate:g}/s quiet",
@@ -291,6 +379,8 @@ async def audit_flood(
                 201,
             )
             await asyncio.to_thread(flooder.join)
+        finally:
+            await client.aclose()
         return quiet, loaded, dict(answers)
 
 
@@ -328,6 +418,12 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per fixed-rate phase")
     parser.add_argument("--saturation", type=float, default=10.0, help="seconds per saturation phase")
     parser.add_argument("--concurrency", type=int, default=16, help="closed-loop clients at saturation")
+    parser.add_argument(
+        "--client",
+        choices=("raw", "httpx"),
+        default="raw",
+        help="load generator: a minimal HTTP/1.1 client (default) or httpx (~2 ms of CPU per request)",
+    )
     parser.add_argument("--database-url", help="benchmark against this database instead of a fresh SQLite file")
     parser.add_argument("--server-log", type=Path, help="keep the server's JSON log in this file")
     parser.add_argument("--audit-flood", action="store_true", help="run the audit-flood phase instead (issue 13)")
@@ -359,7 +455,10 @@ def main() -> int:
             proc.terminate()
             proc.wait(timeout=15)
     database = f"database {args.database_url.split('@')[-1]}" if args.database_url else "SQLite WAL, synchronous=FULL"
-    print(f"painpath HTTP benchmark: {base} ({database}); {os.cpu_count()} CPUs; client and server on one machine")
+    print(
+        f"painpath HTTP benchmark: {base} ({database}); {os.cpu_count()} CPUs; client ({args.client}) and server "
+        "on one machine; client ms: the load generator's own CPU per request"
+    )
     print(HEADER)
     for phase in phases:
         print(phase.row())

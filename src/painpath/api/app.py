@@ -36,7 +36,7 @@ from painpath.replay import prepare_decision_log
 from painpath.store import Store, open_store
 from painpath.version import __version__
 from painpath.web import install_web
-from painpath.workers import EngineSpec, Evaluator, WorkerPool
+from painpath.workers import EngineSpec, EvaluationWorkers, Evaluator
 
 DESCRIPTION = """\
 Guideline-based clinical decision support for chronic musculoskeletal pain.
@@ -84,7 +84,7 @@ def load_services(settings: Settings) -> Services:
     """Load the rules (fail closed) here and in the evaluation workers, then open and migrate the database."""
     workers = settings.evaluation_workers
     spec = EngineSpec.of(settings.rules_dir, settings.site_config)
-    pool = WorkerPool(workers, spec, settings.log_level) if workers else None
+    pool = EvaluationWorkers(workers, spec, settings.log_level) if workers else None
     try:
         try:
             engine = Engine.from_directory(settings.rules_dir, site_config=settings.site_config)

@@ -7,13 +7,13 @@ bytes stored, so ``GET /v1/evaluations/{id}`` serves exactly what ``POST`` issue
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from starlette.concurrency import run_in_threadpool
 
 from painpath.api.auth import Caller
 from painpath.engine import Trace
@@ -72,7 +72,7 @@ async def issue_decision(
         index=result.index,
         evaluated_facts=raw.decode("utf-8") if received is not None else None,
     )
-    await run_in_threadpool(decisions.append, record)
+    await asyncio.wrap_future(decisions.submit(record))  # group commit: see DecisionLog.submit
     recorded = time.perf_counter()
     log.info(
         "decision_issued",

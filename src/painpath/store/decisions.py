@@ -8,9 +8,13 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
+import queue
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine, func, insert, select
 
@@ -56,9 +60,25 @@ def _utc(value: datetime.datetime) -> datetime.datetime:
 
 _INSERT = insert(decisions)  # built once: per-call statement construction costs more than the insert
 
+MAX_GROUP = 64
+"""The most decisions the writer thread commits in one transaction."""
+
+
+@dataclass(frozen=True)
+class _Queued:
+    record: DecisionRecord
+    future: Future[None]
+    queued_at: float
+
 
 class DecisionLog:
-    """Append and read decision records; each append is its own committed transaction."""
+    """Append and read decision records.
+
+    ``append`` commits one record in its own transaction. ``submit`` hands a record to the log's
+    writer thread, which commits the records queued meanwhile together (group commit): under load
+    one transaction, one fsync and one thread hand-over serve many requests, and each future
+    completes only once its record is committed, so nothing is issued before it is durable.
+    """
 
     def __init__(self, engine: Engine, *, serialise_writes: bool = False, lock_timeout_s: float = 2.0) -> None:
         self._engine = engine
@@ -69,6 +89,9 @@ class DecisionLog:
         # requests queued behind it (503) instead of hanging them.
         self._write_lock = threading.Lock() if serialise_writes else None
         self._lock_timeout_s = lock_timeout_s
+        self._queue: queue.SimpleQueue[_Queued | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._writer_start = threading.Lock()
 
     @contextlib.contextmanager
     def writing(self, action: str) -> Iterator[None]:
@@ -87,36 +110,119 @@ class DecisionLog:
 
     def append(self, record: DecisionRecord) -> None:
         """Commit ``record``; when this returns the decision is durable. Raises ``StoreUnavailable``."""
+        self._insert([self._row(record)])
+
+    def submit(self, record: DecisionRecord) -> Future[None]:
+        """Queue ``record`` for the writer thread; the future completes once it is committed.
+
+        It fails with ``StoreUnavailable`` when the database is unavailable, or when the record has
+        waited in the queue longer than the lock timeout (a stalled writer fails the requests queued
+        behind it, as a held write lock does, and those records are not written). A future
+        cancelled before the writer takes its record is not written either.
+        """
+        future: Future[None] = Future()
+        if self._writer is None:
+            self._start_writer()
+        self._queue.put(_Queued(record, future, time.monotonic()))
+        return future
+
+    def close(self) -> None:
+        """Stop the writer thread once the records already queued are written."""
+        writer = self._writer
+        if writer is not None:
+            self._queue.put(None)
+            writer.join(timeout=self._lock_timeout_s + 5)
+
+    def _start_writer(self) -> None:
+        with self._writer_start:
+            if self._writer is None:
+                writer = threading.Thread(target=self._write_queued, name="decision-log-writer", daemon=True)
+                writer.start()
+                self._writer = writer
+
+    def _write_queued(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            while len(group) < MAX_GROUP:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:  # close: write this group, then stop
+                    self._queue.put(None)
+                    break
+                group.append(item)
+            self._commit_group(group)
+
+    def _commit_group(self, group: Sequence[_Queued]) -> None:
+        now = time.monotonic()
+        live: list[_Queued] = []
+        for item in group:
+            if not item.future.set_running_or_notify_cancel():
+                continue
+            if now - item.queued_at > self._lock_timeout_s:
+                item.future.set_exception(
+                    StoreUnavailable(
+                        "database unavailable while recording a decision",
+                        [Problem("database", "the write queue is stalled")],
+                    )
+                )
+                continue
+            live.append(item)
+        if not live:
+            return
+        try:
+            self._insert([self._row(item.record) for item in live])
+        except Exception as exc:  # every failure goes to the waiting requests and never kills the writer
+            if len(live) == 1:
+                live[0].future.set_exception(exc)
+                return
+            # One record's fault must not fail the others: write each on its own, and report each outcome.
+            for item in live:
+                try:
+                    self._insert([self._row(item.record)])
+                except Exception as one:  # as above, for this record alone
+                    item.future.set_exception(one)
+                else:
+                    item.future.set_result(None)
+            return
+        for item in live:
+            item.future.set_result(None)
+
+    def _row(self, record: DecisionRecord) -> dict[str, Any]:
         codec = self.rulesets.codec(record.ruleset_hash)
         payload = pack(
             Payload(record.input_facts, record.parameters, record.output_json, record.evaluated_facts),
             None if codec else self.rulesets.zdict(record.ruleset_hash),  # zlib's only without zstd's
             codec,
         )
+        return {
+            "decision_id": record.decision_id,
+            "created_at": record.created_at,
+            "caller_key_id": record.caller_key_id,
+            "status": record.status,
+            "engine_version": record.engine_version,
+            "ruleset_name": record.ruleset_name,
+            "ruleset_version": record.ruleset_version,
+            "ruleset_hash": record.ruleset_hash,
+            "parameters": "",
+            "input_facts": "",
+            "output_json": "",
+            "output_sha256": record.output_sha256,
+            **record.index.columns(),
+            "payload": payload,
+        }
+
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
         with (
             self.writing("recording a decision"),
             unavailable_on_error("recording a decision"),
             self._engine.begin() as conn,
         ):
-            conn.execute(
-                _INSERT,
-                {
-                    "decision_id": record.decision_id,
-                    "created_at": record.created_at,
-                    "caller_key_id": record.caller_key_id,
-                    "status": record.status,
-                    "engine_version": record.engine_version,
-                    "ruleset_name": record.ruleset_name,
-                    "ruleset_version": record.ruleset_version,
-                    "ruleset_hash": record.ruleset_hash,
-                    "parameters": "",
-                    "input_facts": "",
-                    "output_json": "",
-                    "output_sha256": record.output_sha256,
-                    **record.index.columns(),
-                    "payload": payload,
-                },
-            )
+            conn.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
 
     def output(self, decision_id: str) -> str | None:
         """The decision JSON exactly as issued, or ``None`` if no such decision was recorded (or it was pruned)."""

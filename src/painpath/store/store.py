@@ -76,6 +76,7 @@ class Store:
             probe_write(self.engine, decisions_table, row)
 
     def close(self) -> None:
+        self.decisions.close()
         self.engine.dispose()
 
 

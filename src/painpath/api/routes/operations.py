@@ -19,6 +19,7 @@ from painpath.api.deps import ServicesDep
 from painpath.api.models import HealthReport, ReadinessReport, VersionInfo
 from painpath.store import StoreUnavailable
 from painpath.version import __version__
+from painpath.workers import EvaluationUnavailable
 
 router = APIRouter(tags=["operations"])
 PROBE_GRACE_SECONDS = 1.0
@@ -49,10 +50,13 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     except TimeoutError:
         checks["database"] = f"a write did not complete within {bound:g} s"
     # the reused durable-rules sessions of this process hold no facts between evaluations (D1)
-    idle = await run_in_threadpool(services.engine._durable.idle_check)
-    checks["durable_sessions"] = "; ".join(idle) or "ok"
     if services.evaluator.workers:
         checks["evaluation"] = "stopped" if services.evaluator.broken else "ok"
+    try:
+        idle = await services.evaluator.idle_check()  # here and in each evaluation worker
+    except EvaluationUnavailable:
+        idle = []  # reported as checks["evaluation"]
+    checks["durable_sessions"] = "; ".join(idle) or "ok"
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503
