@@ -169,6 +169,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.add_middleware(CompressionMiddleware)  # JSON responses, as Accept-Encoding allows
     install_problem_handlers(app)
+    app.router.routes.append(evaluations.PlainEvaluationRoute())  # before the declared route: see its docstring
     for module in (evaluations, triage, audits, cds_hooks, rules, guidelines, fhir, operations):
         app.include_router(module.router)
     install_web(app)

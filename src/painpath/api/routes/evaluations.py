@@ -5,22 +5,36 @@ from __future__ import annotations
 import datetime
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import orjson
 import structlog
-from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import URLPath
+from starlette.routing import BaseRoute, Match, NoMatchFound
+from starlette.types import Receive, Scope, Send
 
-from painpath.api.deps import MayEvaluate, MayReadDecisions, ServicesDep, only_query
+from painpath.api.auth import Caller, Permission
+from painpath.api.deps import (
+    MayEvaluate,
+    MayReadDecisions,
+    ServicesDep,
+    authenticate,
+    bearer,
+    get_services,
+    only_query,
+    require,
+)
 from painpath.api.fhir_input import issue_mapped_decision, map_bundle, prefers_fhir
 from painpath.api.issue import issue_decision
-from painpath.api.limits import FHIR_MEDIA_TYPE, JSON_MEDIA_TYPE, FactsOrFhirBody
+from painpath.api.limits import FHIR_MEDIA_TYPE, JSON_MEDIA_TYPE, FactsOrFhirBody, TypedBody, facts_or_fhir_body
 from painpath.api.models import DecisionOut
 from painpath.api.openapi import AUTH_PROBLEMS, FACTS_REQUEST_BODY, INVALID_FACTS_EXAMPLE, problems
 from painpath.api.problems import ApiProblem
+from painpath.api.state import Services
 from painpath.engine import Trace
 from painpath.engine.contract import DecisionDocument
 from painpath.fhir.guidance import guidance_response
@@ -100,6 +114,13 @@ async def create_evaluation(
     options: Annotated[EvaluationOptions, Depends(evaluation_options)],
     accept: Annotated[str | None, Header(description="`application/fhir+json` for a FHIR GuidanceResponse.")] = None,
 ) -> Response:
+    return await evaluate_and_answer(services, caller, body, options, accept)
+
+
+async def evaluate_and_answer(
+    services: Services, caller: Caller, body: TypedBody, options: EvaluationOptions, accept: str | None
+) -> Response:
+    """``POST /v1/evaluations`` once its caller, body and options are known (both routes below end here)."""
     trace, as_of = options.trace, options.as_of
     mapped = None
     if as_of is not None and body.media_type != FHIR_MEDIA_TYPE:
@@ -129,6 +150,46 @@ async def create_evaluation(
         )
         return Response(orjson.dumps(document), status_code=201, media_type=FHIR_MEDIA_TYPE, headers=headers)
     return Response(issued.body, status_code=201, media_type=JSON_MEDIA_TYPE, headers=headers)
+
+
+_may_evaluate = require(Permission.evaluate)
+_DEFAULT_OPTIONS = EvaluationOptions(trace="summary", as_of=None)
+
+
+class PlainEvaluationRoute(BaseRoute):
+    """``POST /v1/evaluations`` without a query string: the same dependencies, called directly.
+
+    FastAPI's per-request dependency solving cost ~0.8 ms of the server's CPU per evaluation (a
+    quarter of it). This route, placed before the declared one, takes the common request (no query
+    string) and calls the declared route's dependency functions in FastAPI's order: authenticate,
+    require ``evaluate``, read and check the body; then the same ``evaluate_and_answer``. Errors are
+    raised to the same handlers, so each answer is the one the declared route gives (a test compares
+    them). Any request with a query string goes to the declared route, which validates the options.
+    The OpenAPI document describes the declared route.
+    """
+
+    path = "/v1/evaluations"
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if (
+            scope["type"] == "http"
+            and scope["path"] == self.path
+            and scope["method"] == "POST"
+            and not scope.get("query_string")
+        ):
+            return Match.FULL, {"route": self, "endpoint": self.handle, "path_params": {}}
+        return Match.NONE, {}
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        raise NoMatchFound(name, path_params)  # reverse routing names the declared route
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        services = await get_services(request)
+        caller = await _may_evaluate(await authenticate(request, services, await bearer(request)))
+        body = await facts_or_fhir_body(request)
+        response = await evaluate_and_answer(services, caller, body, _DEFAULT_OPTIONS, request.headers.get("accept"))
+        await response(scope, receive, send)
 
 
 @router.get(
