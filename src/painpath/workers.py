@@ -252,42 +252,69 @@ def _serve_evaluations(conn: Connection, spec: EngineSpec, log_level: str | None
         conn.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
 
 
+RESTARTS_ALLOWED = 3
+"""Evaluation workers replaced within ``RESTART_WINDOW_S`` before the service stops evaluating (a crash loop)."""
+RESTART_WINDOW_S = 300.0
+
+
 class EvaluationWorkers:
     """The service's evaluation worker processes, each answering one request at a time over its own pipe.
 
     The event loop writes a request to an idle worker's pipe and reads the answer when the pipe
     becomes readable (``loop.add_reader``); requests beyond the idle workers wait in arrival order.
-    If a worker dies, every request it or the queue held fails with ``EvaluationUnavailable`` and so
-    does every later one (``broken``): the service must be restarted, as with a broken pool.
+    If a worker dies, the request it was computing fails with ``EvaluationUnavailable`` (no decision
+    is issued; it is not retried elsewhere, since it may be what killed the worker) and a
+    replacement is started, which takes requests once it reports the expected ruleset hash. Another
+    ruleset, a replacement that fails, or more than ``RESTARTS_ALLOWED`` replacements within
+    ``RESTART_WINDOW_S`` stop evaluation for good (``broken``: every request fails, as does
+    ``/readyz``) until the service is restarted.
     """
 
     def __init__(self, workers: int, spec: EngineSpec, log_level: str | None = None) -> None:
         self.size = workers
         self.spec = spec
         self.broken = False
-        context = multiprocessing.get_context("spawn")  # a fresh interpreter: forking a threaded process is unsafe
+        self.expected_hash: str | None = None
+        """The ruleset hash a replacement must report (set once the first workers are checked)."""
+        self._log_level = log_level
+        # spawn: a fresh interpreter per worker; forking a process that has threads is unsafe
+        self._context = multiprocessing.get_context("spawn")
         self._conns: list[Connection] = []
         self._processes: list[multiprocessing.process.BaseProcess] = []
         for n in range(workers):
-            ours, theirs = context.Pipe(duplex=True)
-            process = context.Process(
-                target=_serve_evaluations, args=(theirs, spec, log_level), name=f"painpath-evaluation-{n}", daemon=True
-            )
-            process.start()
-            theirs.close()
-            self._conns.append(ours)
+            conn, process = self._spawn(n)
+            self._conns.append(conn)
             self._processes.append(process)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._idle: list[int] = []
+        self._starting: set[int] = set()
+        self._restarts: collections.deque[float] = collections.deque()
         self._busy: dict[int, asyncio.Future[Any]] = {}
         self._waiting: collections.defaultdict[int | None, collections.deque[tuple[bytes, asyncio.Future[Any]]]] = (
             collections.defaultdict(collections.deque)
         )
         """Requests waiting for a worker: for any (key ``None``), or for that one."""
 
+    def _spawn(self, n: int) -> tuple[Connection, multiprocessing.process.BaseProcess]:
+        ours, theirs = self._context.Pipe(duplex=True)
+        process = self._context.Process(
+            target=_serve_evaluations,
+            args=(theirs, self.spec, self._log_level),
+            name=f"painpath-evaluation-{n}",
+            daemon=True,
+        )
+        process.start()
+        theirs.close()
+        return ours, process
+
     @property
     def pids(self) -> list[int]:
         return [p.pid for p in self._processes if p.pid is not None]
+
+    @property
+    def starting(self) -> frozenset[int]:
+        """The workers being replaced (loading their rules)."""
+        return frozenset(self._starting)
 
     def ruleset_hashes(self, timeout_s: float = 300) -> set[str]:
         """Wait for every worker to load the rules; their ruleset hashes. ``RulesValidationError`` if one failed."""
@@ -308,7 +335,7 @@ class EvaluationWorkers:
     async def call(self, kind: str, args: tuple[Any, ...], worker: int | None = None) -> Any:
         """Send one request to a worker (any, or ``worker``); its answer. Raises ``EvaluationUnavailable``."""
         if self.broken:
-            raise EvaluationUnavailable("the evaluation workers have stopped; restart the service")
+            raise EvaluationUnavailable("the evaluation workers have stopped; the service must be restarted")
         loop = asyncio.get_running_loop()
         self._bind(loop)
         future: asyncio.Future[Any] = loop.create_future()
@@ -332,14 +359,19 @@ class EvaluationWorkers:
             raise RuntimeError("the evaluation workers serve one event loop")
         self._loop = loop
         for n, conn in enumerate(self._conns):
-            loop.add_reader(conn.fileno(), self._answered, n)
+            if n not in self._starting:
+                loop.add_reader(conn.fileno(), self._answered, n)
 
     def _send(self, n: int, message: bytes, future: asyncio.Future[Any]) -> None:
         self._busy[n] = future
         try:
             self._conns[n].send_bytes(message)
-        except OSError:
+        except OSError:  # the worker died before it got the request: another one takes it
+            self._busy.pop(n, None)
+            self._waiting[None].appendleft((message, future))
             self._stopped(n)
+            if self._idle and not self.broken:
+                self._next(self._idle.pop())
 
     def _answered(self, n: int) -> None:
         try:
@@ -350,6 +382,10 @@ class EvaluationWorkers:
         future = self._busy.pop(n, None)
         if future is not None and not future.done():  # a cancelled request's answer is dropped
             future.set_result(answer)
+        self._next(n)
+
+    def _next(self, n: int) -> None:
+        """Give worker ``n`` the next waiting request, or mark it idle."""
         for queue in (self._waiting[n], self._waiting[None]):
             while queue:
                 message, waiting = queue.popleft()
@@ -359,17 +395,66 @@ class EvaluationWorkers:
         self._idle.append(n)
 
     def _stopped(self, n: int) -> None:
-        if not self.broken:
-            self.broken = True
-            log.error("evaluation_workers_broken", worker=n)
+        """Worker ``n`` has died: fail what it held and replace it, unless that has happened too often."""
+        if self.broken or self._loop is None:
+            return
+        self._loop.remove_reader(self._conns[n].fileno())
+        self._conns[n].close()
+        dead = self._processes[n]
+        dead.kill()  # gone already (its pipe closed); reaped here
+        dead.join(timeout=0.1)
+        lost = [self._busy.pop(n)] if n in self._busy else []
+        lost += [f for _, f in self._waiting.pop(n, ())]
+        for future in lost:
+            if not future.done():
+                future.set_exception(
+                    EvaluationUnavailable("the evaluation worker stopped while computing this decision; it is replaced")
+                )
+        if n in self._idle:
+            self._idle.remove(n)
+        now = time.monotonic()
+        while self._restarts and now - self._restarts[0] > RESTART_WINDOW_S:
+            self._restarts.popleft()
+        if self.expected_hash is None or len(self._restarts) >= RESTARTS_ALLOWED:
+            log.error("evaluation_workers_broken", worker=n, restarts=len(self._restarts))
+            self._fail_all()
+            return
+        self._restarts.append(now)
+        log.error("evaluation_worker_stopped", worker=n, replacing=True)
+        self._conns[n], self._processes[n] = self._spawn(n)
+        self._starting.add(n)
+        self._loop.add_reader(self._conns[n].fileno(), self._replaced, n)
+
+    def _replaced(self, n: int) -> None:
+        """The replacement of worker ``n`` has reported (its ruleset hash, or why it could not load the rules)."""
+        if self._loop is None:
+            return
+        self._loop.remove_reader(self._conns[n].fileno())
+        self._starting.discard(n)
+        try:
+            kind, value = pickle.loads(self._conns[n].recv_bytes())
+        except (EOFError, OSError):
+            kind, value = "error", "it stopped while loading the rules"
+        if kind != "hash" or value != self.expected_hash:
+            log.error("evaluation_worker_replacement_refused", worker=n, reason=str(value)[:200])
+            self._fail_all()
+            return
+        log.info("evaluation_worker_replaced", worker=n)
+        self._loop.add_reader(self._conns[n].fileno(), self._answered, n)
+        self._next(n)
+
+    def _fail_all(self) -> None:
+        self.broken = True
         if self._loop is not None:
             for conn in self._conns:
-                self._loop.remove_reader(conn.fileno())
-        error = EvaluationUnavailable("the evaluation workers have stopped; restart the service")
+                with contextlib.suppress(ValueError, OSError):  # closed already
+                    self._loop.remove_reader(conn.fileno())
+        error = EvaluationUnavailable("the evaluation workers have stopped; the service must be restarted")
         pending = [*self._busy.values(), *(f for queue in self._waiting.values() for _, f in queue)]
         self._busy.clear()
         self._waiting.clear()
         self._idle.clear()
+        self._starting.clear()
         for future in pending:
             if not future.done():
                 future.set_exception(error)
@@ -403,6 +488,15 @@ class Evaluator:
     def broken(self) -> bool:
         return self.pool is not None and self.pool.broken
 
+    @property
+    def state(self) -> str:
+        """``ok``, ``replacing worker N`` while a dead worker's replacement loads the rules, or ``stopped``."""
+        if self.pool is None or not (self.pool.broken or self.pool.starting):
+            return "ok"
+        if self.pool.broken:
+            return "stopped"
+        return "replacing worker " + ", ".join(str(n) for n in sorted(self.pool.starting))
+
     def check_workers(self) -> None:
         """Wait until every worker has loaded the rules; refuse if any failed or loaded another ruleset."""
         if self.pool is None:
@@ -418,6 +512,7 @@ class Evaluator:
                 "the evaluation workers loaded a different ruleset than the server (did the rules change while "
                 f"starting?): {sorted(h[:12] for h in hashes)} vs {self.engine.ruleset.content_hash[:12]}"
             )
+        self.pool.expected_hash = self.engine.ruleset.content_hash
 
     async def evaluate(
         self, raw: bytes, request_id: str, trace: Trace = "summary", extra: Mapping[str, Any] | None = None
@@ -433,7 +528,8 @@ class Evaluator:
         problems = await anyio.to_thread.run_sync(self.engine._durable.idle_check)
         if self.pool is not None and not self.pool.broken:
             for n in range(self.pool.size):
-                problems += [f"worker {n}: {p}" for p in await self.pool.call("idle", (), worker=n)]
+                if n not in self.pool.starting:  # a replacement has no sessions yet
+                    problems += [f"worker {n}: {p}" for p in await self.pool.call("idle", (), worker=n)]
         return problems
 
     def close(self) -> None:

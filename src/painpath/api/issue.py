@@ -49,7 +49,7 @@ async def issue_decision(
     the decision document before it is recorded, so what is read back is what was issued.
 
     Raises ``FactsValidationError`` (bad facts), ``StoreUnavailable`` (not recorded, so not issued)
-    or ``EvaluationUnavailable`` (the evaluation workers have died).
+    or ``EvaluationUnavailable`` (the evaluation worker died, or evaluation has stopped).
     """
     started = time.perf_counter()
     result = await evaluator.evaluate(raw, request_id, trace, extra)

@@ -314,7 +314,7 @@ async def _evaluation_unavailable(request: Request, exc: EvaluationUnavailable) 
         503,
         "Evaluation unavailable",
         type_=problem_type("evaluation-unavailable"),
-        detail="the evaluation workers have stopped; no decision was issued",
+        detail=f"{exc.summary}; no decision was issued",  # fixed texts (workers.py), never request data
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 

@@ -51,7 +51,7 @@ async def readyz(services: ServicesDep) -> JSONResponse:
         checks["database"] = f"a write did not complete within {bound:g} s"
     # the reused durable-rules sessions of this process hold no facts between evaluations (D1)
     if services.evaluator.workers:
-        checks["evaluation"] = "stopped" if services.evaluator.broken else "ok"
+        checks["evaluation"] = services.evaluator.state
     try:
         idle = await services.evaluator.idle_check()  # here and in each evaluation worker
     except EvaluationUnavailable:
