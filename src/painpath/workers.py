@@ -153,7 +153,8 @@ class EngineSpec:
 _ENGINES: dict[EngineSpec, Engine] = {}
 """The engines of this process, by spec: built once by ``process_engine`` (or adopted by ``use_engine``)."""
 _start_error: str | None = None
-"""Why this worker process could not load its rules when it started (reported by ``_worker_ruleset_hash``)."""
+"""Why this worker process could not load its rules when it started (reported to the parent by
+``_worker_ruleset_hash`` or ``_serve_evaluations``)."""
 
 
 def process_engine(spec: EngineSpec) -> Engine:
@@ -199,9 +200,9 @@ def _worker_ruleset_hash(spec: EngineSpec) -> str:
 class WorkerPool:
     """Worker processes, each building its engine from ``spec`` as soon as it starts (in parallel with the parent).
 
-    The one pool of the project: the HTTP service's evaluation workers and the audit's local executor.
-    Each worker exits when its parent goes; ``hashes`` holds one ruleset-hash probe per worker, submitted
-    at start, for the parent to check before it relies on the workers (see ``Evaluator.check_workers``).
+    The audit's local executor (the HTTP service's workers are ``EvaluationWorkers``). Each worker exits
+    when its parent goes; ``hashes`` holds one ruleset-hash probe per worker, submitted at start so that
+    every worker starts loading the rules at once (each chunk's result carries its ruleset hash too).
     """
 
     def __init__(self, workers: int, spec: EngineSpec, log_level: str | None = None) -> None:
@@ -306,10 +307,6 @@ class EvaluationWorkers:
         process.start()
         theirs.close()
         return ours, process
-
-    @property
-    def pids(self) -> list[int]:
-        return [p.pid for p in self._processes if p.pid is not None]
 
     @property
     def starting(self) -> frozenset[int]:
@@ -491,11 +488,11 @@ class Evaluator:
     @property
     def state(self) -> str:
         """``ok``, ``replacing worker N`` while a dead worker's replacement loads the rules, or ``stopped``."""
-        if self.pool is None or not (self.pool.broken or self.pool.starting):
-            return "ok"
-        if self.pool.broken:
+        if self.pool is not None and self.pool.broken:
             return "stopped"
-        return "replacing worker " + ", ".join(str(n) for n in sorted(self.pool.starting))
+        if self.pool is not None and self.pool.starting:
+            return "replacing worker " + ", ".join(str(n) for n in sorted(self.pool.starting))
+        return "ok"
 
     def check_workers(self) -> None:
         """Wait until every worker has loaded the rules; refuse if any failed or loaded another ruleset."""

@@ -128,7 +128,8 @@ class DecisionLog:
 
     def close(self) -> None:
         """Stop the writer thread once the records already queued are written."""
-        writer = self._writer
+        with self._writer_start:
+            writer, self._writer = self._writer, None  # a later submit starts a new writer
         if writer is not None:
             self._queue.put(None)
             writer.join(timeout=self._lock_timeout_s + 5)
